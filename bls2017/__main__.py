@@ -1,0 +1,3 @@
+from bls2017.cli import run
+
+run()

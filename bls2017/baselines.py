@@ -1,0 +1,61 @@
+"""Classical codecs through Pillow, and matching them to a target size."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+# Pillow save arguments per codec; `quality` is what rate matching searches.
+# JPEG 2000 uses the irreversible 9/7 wavelet with the colour transform on:
+# Pillow's default (reversible 5/3) is several dB worse at these rates.
+CODECS = {
+    "jpeg": {"format": "JPEG", "subsampling": "4:2:0"},
+    "webp": {"format": "WEBP", "method": 6},
+    "avif": {"format": "AVIF", "speed": 6},
+    "jpeg2000": {"format": "JPEG2000", "irreversible": True, "mct": 1,
+                 "quality_mode": "dB"},
+}
+# The quality range searched per codec (JPEG 2000: target PSNR in dB).
+QUALITY_RANGE = {"jpeg": (1, 95), "webp": (0, 100), "avif": (0, 100),
+                 "jpeg2000": (15, 55)}
+
+
+def encode(codec, x, quality):
+  """Encodes uint8 image x [H, W, 1|3] with `codec` at `quality`; bytes."""
+  image = Image.fromarray(x[..., 0] if x.shape[-1] == 1 else x)
+  options = dict(CODECS[codec])
+  if codec == "jpeg2000":
+    options["quality_layers"] = [quality]
+  else:
+    options["quality"] = int(quality)
+  if codec == "jpeg" and x.shape[-1] == 1:
+    del options["subsampling"]
+  buffer = io.BytesIO()
+  image.save(buffer, **options)
+  return buffer.getvalue()
+
+
+def decode(data, channels):
+  """Decodes bytes to a uint8 array [H, W, channels]."""
+  with Image.open(io.BytesIO(data)) as image:
+    image = image.convert("L" if channels == 1 else "RGB")
+    array = np.asarray(image)
+  return array[..., None] if channels == 1 else array
+
+
+def match_size(codec, x, max_bytes):
+  """(quality, bytes) of the largest encoding of x not above max_bytes.
+
+  Binary search over integer qualities; sizes grow with quality. If even the
+  lowest quality exceeds max_bytes, returns the lowest quality's encoding.
+  """
+  low, high = QUALITY_RANGE[codec]
+  best = (low, encode(codec, x, low))
+  while low <= high:
+    middle = (low + high) // 2
+    data = encode(codec, x, middle)
+    if len(data) <= max_bytes:
+      best, low = (middle, data), middle + 1
+    else:
+      high = middle - 1
+  return best

@@ -1,0 +1,167 @@
+"""The `.tfci` bitstream: a 16-byte header followed by the range-coded latents.
+
+Format version 1 (all integers big-endian):
+
+    offset  size  field
+         0     2  magic, the ASCII bytes "BL"
+         2     1  format version (1)
+         3     1  image channels (1 or 3)
+         4     4  model fingerprint (first 4 bytes of SHA-256 over the model's
+                  weights and range-coding tables)
+         8     2  image height in pixels (1..65535)
+        10     2  image width in pixels (1..65535)
+        12     4  integrity check: first 4 bytes of TensorFlow's farmhash64
+                  fingerprint (`tf.fingerprint`) of bytes 0..11 + payload
+        16     -  payload: the range-coded latents y_hat of shape
+                  [ceil(height / 16), ceil(width / 16), num_filters]
+
+The header is packed and checked twice: in Python, so that the command line
+names the problem before building any tensor, and inside the TensorFlow
+graph (`tf_pack`, `tf_unpack`), so that exported SavedModels write and check
+the same bytes without this package.
+"""
+
+import struct
+
+import tensorflow as tf
+
+from bls2017.images import MAX_PIXELS
+
+MAGIC = b"BL"
+VERSION = 1
+_FIELDS = struct.Struct(">2sBB4sHH")  # Bytes 0..11.
+CHECK_BYTES = 4
+HEADER_BYTES = _FIELDS.size + CHECK_BYTES
+
+
+class BitstreamError(ValueError):
+  """A bitstream cannot be decoded; the message says why."""
+
+
+class NotABitstreamError(BitstreamError):
+  """The data is too short or does not start with the magic bytes."""
+
+
+class UnsupportedVersionError(BitstreamError):
+  """The bitstream's format version is not one this decoder reads."""
+
+
+class CorruptBitstreamError(BitstreamError):
+  """The integrity check failed: the file is corrupt or truncated."""
+
+
+class WrongModelError(BitstreamError):
+  """The bitstream was written by a different model."""
+
+
+class Header:
+  """The decoded header fields."""
+
+  def __init__(self, channels, fingerprint, height, width):
+    self.channels = channels
+    self.fingerprint = fingerprint
+    self.height = height
+    self.width = width
+
+
+def checksum(data):
+  """The 4-byte integrity check of `data` (bytes 0..11 plus payload)."""
+  digest = tf.fingerprint(tf.constant([data]))[0, :CHECK_BYTES]
+  return digest.numpy().tobytes()
+
+
+def pack(header, payload):
+  """Returns the complete bitstream for `header` and `payload` (bytes)."""
+  fields = _FIELDS.pack(MAGIC, VERSION, header.channels, header.fingerprint,
+                        header.height, header.width)
+  return fields + checksum(fields + payload) + payload
+
+
+def unpack(data, fingerprint=None):
+  """Checks a bitstream and returns (Header, payload).
+
+  Raises a BitstreamError subclass naming the problem. If `fingerprint` is
+  given, a bitstream written by any other model raises WrongModelError.
+  """
+  if len(data) < HEADER_BYTES or data[:2] != MAGIC:
+    if data[:2] == MAGIC:
+      raise NotABitstreamError(
+          f"truncated bitstream: {len(data)} bytes, shorter than the "
+          f"{HEADER_BYTES}-byte header.")
+    raise NotABitstreamError("not a bls2017 bitstream (bad magic bytes).")
+  magic, version, channels, model, height, width = _FIELDS.unpack_from(data)
+  if version != VERSION:
+    raise UnsupportedVersionError(
+        f"unsupported bitstream format version {version} (this decoder "
+        f"reads version {VERSION}).")
+  fields, check = data[:_FIELDS.size], data[_FIELDS.size:HEADER_BYTES]
+  payload = data[HEADER_BYTES:]
+  if checksum(fields + payload) != check:
+    raise CorruptBitstreamError(
+        "integrity check failed: the bitstream is corrupt or truncated.")
+  if fingerprint is not None and model != fingerprint:
+    raise WrongModelError(
+        f"bitstream was written by model {model.hex()}, but the loaded "
+        f"model is {fingerprint.hex()}; pass the model that wrote it.")
+  if channels not in (1, 3) or not height or not width or (
+      height * width > MAX_PIXELS):
+    raise CorruptBitstreamError(
+        f"invalid image geometry {height}x{width}x{channels} (at most "
+        f"{MAX_PIXELS} pixels).")
+  return Header(channels, model, height, width), payload
+
+
+# Single-byte strings 0x00..0xff: TensorFlow has no op that turns integers
+# into raw bytes, so bytes are looked up in this table and joined.
+_BYTE_STRINGS = [bytes([i]) for i in range(256)]
+
+
+def _tf_bytes(values):
+  table = tf.constant(_BYTE_STRINGS)
+  return tf.strings.reduce_join(tf.gather(table, tf.cast(values, tf.int32)))
+
+
+def _tf_checksum(data):
+  return _tf_bytes(tf.fingerprint(data[None])[0, :CHECK_BYTES])
+
+
+def tf_pack(channels, fingerprint, height, width, payload):
+  """In-graph `pack`: height and width are int32 scalars, payload a string."""
+  sides = tf.stack([height // 256, height % 256, width // 256, width % 256])
+  fields = MAGIC + bytes([VERSION, channels]) + fingerprint
+  fields = tf.constant(fields) + _tf_bytes(sides)
+  return fields + _tf_checksum(fields + payload) + payload
+
+
+def tf_unpack(data, channels, fingerprint):
+  """In-graph `unpack`: returns (height, width, payload) after checking.
+
+  A failed check raises tf.errors.InvalidArgumentError with the same
+  wording as the Python checks.
+  """
+  length = tf.strings.length(data)
+  _tf_check(length >= HEADER_BYTES, "truncated bitstream")
+  fields = tf.strings.substr(data, 0, _FIELDS.size)
+  check = tf.strings.substr(data, _FIELDS.size, CHECK_BYTES)
+  payload = tf.strings.substr(data, HEADER_BYTES, length - HEADER_BYTES)
+  _tf_check(tf.strings.substr(fields, 0, 2) == MAGIC,
+            "not a bls2017 bitstream (bad magic bytes)")
+  _tf_check(tf.strings.substr(fields, 2, 1) == bytes([VERSION]),
+            "unsupported bitstream format version")
+  _tf_check(_tf_checksum(fields + payload) == check,
+            "integrity check failed: the bitstream is corrupt or truncated")
+  _tf_check(tf.strings.substr(fields, 3, 5) == bytes([channels]) + fingerprint,
+            "bitstream was written by a different model")
+  sides = tf.io.decode_raw(tf.strings.substr(fields, 8, 4), tf.uint16,
+                           little_endian=False)
+  sides = tf.cast(sides, tf.int64)
+  _tf_check(tf.reduce_all(sides > 0) & (sides[0] * sides[1] <= MAX_PIXELS),
+            "invalid image geometry")
+  sides = tf.cast(sides, tf.int32)
+  return sides[0], sides[1], payload
+
+
+def _tf_check(condition, message):
+  # Only the message goes into the error: tf.debugging.assert_equal would
+  # print the compared bytes, which need not be valid UTF-8.
+  tf.debugging.Assert(condition, [message])

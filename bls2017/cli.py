@@ -1,0 +1,270 @@
+"""The `bls2017` command: train, compress, decompress, evaluate, export.
+
+    bls2017 train --train_glob='photos/**/*.png' --lambda=0.01 --model_path=m.npz
+    bls2017 compress photo.png            # writes photo.png.tfci
+    bls2017 decompress photo.png.tfci     # writes photo.png.tfci.png
+    bls2017 export --model_path=m.npz out_dir
+    bls2017 models                        # list the shipped models
+    bls2017 demo                          # shipped model on a sample photo
+"""
+
+import os
+import sys
+
+from absl import app
+from absl.flags import argparse_flags
+# TensorFlow must be imported before app.run: imported first inside main,
+# TFC's layers fail to create their variables ("could not be lifted out of a
+# tf.function").
+import tensorflow as tf  # pylint: disable=unused-import
+
+from bls2017 import bitstream, data, images, metrics, model_file, zoo
+
+
+def _add_model_flag(parser):
+  parser.add_argument(
+      "--model_path", "--model", default=None,
+      help="Model file (.npz) written by `train`, or the name of a shipped "
+      "model (see `bls2017 models`). Default: the shipped default model.")
+
+
+def _add_train_parser(subparsers):
+  p = subparsers.add_parser(
+      "train", help="Train a model on R + lambda * D.",
+      description="Trains a model on random patches. Resumes from the last "
+      "checkpoint in --train_dir when re-run with the same flags.")
+  p.add_argument("--model_path", default="bls2017.npz",
+                 help="Where to write the trained model file.")
+  p.add_argument("--train_dir", default=None,
+                 help="Checkpoints and TensorBoard logs. "
+                 "Default: MODEL_PATH.train")
+  p.add_argument("--train_glob", default=None,
+                 help="Glob of training images (PNG/JPEG; ** recurses). "
+                 "Without it, the TFDS dataset --tfds_dataset_name is used.")
+  p.add_argument("--tfds_dataset_name", default="clic",
+                 help="TFDS dataset to train on when --train_glob is unset.")
+  p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
+                 help="Weight of the MSE (0..255 scale) against the bit rate;"
+                 " higher means higher rate and quality.")
+  p.add_argument("--num_filters", type=int, default=128,
+                 help="Filters per layer (paper: 128; 192 or 256 for the "
+                 "highest rates).")
+  p.add_argument("--channels", type=int, choices=(1, 3), default=3,
+                 help="3 for RGB, 1 for grayscale models.")
+  p.add_argument("--patchsize", type=int, default=256,
+                 help="Side of the random square training patches; images "
+                 "smaller than this are skipped.")
+  p.add_argument("--batchsize", type=int, default=8, help="Patches a step.")
+  p.add_argument("--epochs", type=int, default=1000, help="Epochs to train.")
+  p.add_argument("--steps_per_epoch", type=int, default=1000,
+                 help="Steps per epoch.")
+  p.add_argument("--learning_rate", type=float, default=1e-4,
+                 help="Adam learning rate (peak rate with a schedule).")
+  p.add_argument("--lr_schedule", choices=("constant", "cosine"),
+                 default="constant",
+                 help="cosine: decay to 1%% of the peak over all steps.")
+  p.add_argument("--warm_start", default=None,
+                 help="Initialise from this model file (e.g. a neighbouring "
+                 "lambda) instead of at random.")
+  p.add_argument("--checkpoint_every", type=int, default=500,
+                 help="Steps between checkpoints.")
+  p.add_argument("--seed", type=int, default=None,
+                 help="Random seed for weights and patches.")
+  p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                 help="Keras verbosity: 1 is a progress bar, 2 a line per "
+                 "epoch.")
+  p.set_defaults(command=_train)
+
+
+def _train(args):
+  from bls2017 import train
+  train.train(args)
+  print(f"Wrote {args.model_path}")
+
+
+def _add_codec_parsers(subparsers):
+  p = subparsers.add_parser(
+      "compress", help="Compress an image (PNG, JPEG, ...) to a .tfci file.")
+  p.add_argument("input_file", help="Image to compress.")
+  p.add_argument("output_file", nargs="?",
+                 help="Bitstream to write. Default: INPUT_FILE.tfci")
+  p.add_argument("-V", "--verbose", action="store_true",
+                 help="Decode again and print bpp, PSNR and MS-SSIM.")
+  _add_model_flag(p)
+  p.set_defaults(command=_compress)
+
+  p = subparsers.add_parser(
+      "decompress", help="Decompress a .tfci file to a PNG image.")
+  p.add_argument("input_file", help="Bitstream to decode.")
+  p.add_argument("output_file", nargs="?",
+                 help="PNG image to write. Default: INPUT_FILE.png")
+  _add_model_flag(p)
+  p.set_defaults(command=_decompress)
+
+  p = subparsers.add_parser(
+      "export", help="Write Compressor and Decompressor SavedModels.",
+      description="Writes OUTPUT_DIR/compressor and OUTPUT_DIR/decompressor."
+      " Load them with tf.saved_model.load after `import "
+      "tensorflow_compression` (for the range coding ops); their "
+      "serving_default signatures map uint8 [H, W, C] images to .tfci bytes "
+      "and back.")
+  p.add_argument("output_dir", help="Directory to write.")
+  _add_model_flag(p)
+  p.set_defaults(command=_export)
+
+  p = subparsers.add_parser("models", help="List the shipped models.")
+  p.set_defaults(command=_models)
+
+  p = subparsers.add_parser(
+      "demo", help="Compress a photo with a shipped model and compare to "
+      "JPEG at the same file size.")
+  p.add_argument("input_file", nargs="?", default=None,
+                 help="Image to compress. Default: a photograph shipped "
+                 "with matplotlib (grace_hopper.jpg).")
+  p.add_argument("--output_dir", default=".",
+                 help="Where to write the .tfci, its decoded PNG and the "
+                 "JPEG.")
+  _add_model_flag(p)
+  p.set_defaults(command=_demo)
+
+
+def _compress(args):
+  codec = load_codec(args.model_path)
+  output = args.output_file or args.input_file + ".tfci"
+  _refuse_overwriting_input(args.input_file, output)
+  x = images.read(args.input_file, codec.channels)
+  data = codec.compress(x)
+  with images.atomic_output(output) as f:
+    f.write(data)
+  print(f"Wrote {output}: {len(data)} bytes, "
+        f"{metrics.bpp(len(data), x):.4f} bpp")
+  if args.verbose:
+    _print_quality(x, codec.decompress(data), len(data))
+
+
+def _decompress(args):
+  with open(args.input_file, "rb") as f:
+    data = f.read()
+  output = args.output_file or args.input_file + ".png"
+  _refuse_overwriting_input(args.input_file, output)
+  name = args.model_path
+  if name is None:
+    # Default: the shipped model that wrote the file, if any.
+    header, _ = bitstream.unpack(data)
+    name = zoo.find(header.fingerprint)
+  x_hat = load_codec(name).decompress(data)
+  images.write_png(output, x_hat)
+  print(f"Wrote {output}: {x_hat.shape[1]}x{x_hat.shape[0]}")
+
+
+def _export(args):
+  from bls2017 import export  # pylint: disable=import-outside-toplevel
+  export.export(load_codec(args.model_path), args.output_dir)
+  print(f"Wrote {args.output_dir}/compressor and "
+        f"{args.output_dir}/decompressor")
+
+
+def _models(args):
+  del args
+  print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}"
+        f"{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")
+  for name, entry in zoo.catalog().items():
+    figures = entry.get("validation", {})
+    print(f"{name:<24}{entry['channels']:>3}{entry['lambda']:>8g}"
+          f"{entry['num_filters']:>8}{figures.get('bpp', float('nan')):>8.3f}"
+          f"{figures.get('psnr', float('nan')):>8.2f}"
+          f"{figures.get('ms_ssim', float('nan')):>9.4f}")
+  print(f"Validation figures: mean over {zoo.VALIDATION_SET}.")
+
+
+def _demo(args):
+  from bls2017 import baselines  # pylint: disable=import-outside-toplevel
+  path = args.input_file or _sample_photo()
+  codec = load_codec(args.model_path)
+  x = images.read(path, codec.channels)
+  stem = os.path.join(args.output_dir, os.path.basename(path))
+  os.makedirs(args.output_dir, exist_ok=True)
+  data = codec.compress(x)
+  x_hat = codec.decompress(data)
+  with images.atomic_output(stem + ".tfci") as f:
+    f.write(data)
+  images.write_png(stem + ".tfci.png", x_hat)
+  quality, jpeg = baselines.match_size("jpeg", x, len(data))
+  with images.atomic_output(stem + ".jpeg.jpg") as f:
+    f.write(jpeg)
+  print(f"{path}: {x.shape[1]}x{x.shape[0]}, model {codec.model.name} "
+        f"(lambda={codec.model.lmbda:g}, {codec.fingerprint.hex()})")
+  print(f"{'codec':<22}{'bytes':>8}{'bpp':>8}{'PSNR dB':>9}"
+        f"{'MS-SSIM':>9}{'(dB)':>7}")
+  for label, size, decoded in (
+      ("bls2017", len(data), x_hat),
+      (f"JPEG q={quality} (<= size)", len(jpeg),
+       baselines.decode(jpeg, codec.channels))):
+    q = metrics.quality(x, decoded)
+    print(f"{label:<22}{size:>8}{metrics.bpp(size, x):>8.3f}"
+          f"{q['psnr']:>9.2f}{q['ms_ssim']:>9.4f}{q['ms_ssim_db']:>7.2f}")
+  print(f"Wrote {stem}.tfci, {stem}.tfci.png, {stem}.jpeg.jpg")
+
+
+def _sample_photo():
+  import matplotlib.cbook  # pylint: disable=import-outside-toplevel
+  return str(matplotlib.cbook.get_sample_data("grace_hopper.jpg",
+                                              asfileobj=False))
+
+
+def load_codec(name_or_path):
+  from bls2017 import codec  # pylint: disable=import-outside-toplevel
+  return codec.load(name_or_path)
+
+
+def _print_quality(x, x_hat, num_bytes):
+  q = metrics.quality(x, x_hat)
+  print(f"bpp {metrics.bpp(num_bytes, x):.4f}  PSNR {q['psnr']:.2f} dB  "
+        f"MS-SSIM {q['ms_ssim']:.4f} ({q['ms_ssim_db']:.2f} dB)")
+
+
+def _refuse_overwriting_input(input_file, output_file):
+  if os.path.exists(output_file) and os.path.samefile(input_file,
+                                                      output_file):
+    raise UsageError(f"{output_file}: output would overwrite the input.")
+
+
+class UsageError(ValueError):
+  """A command-line request that cannot be carried out as given."""
+
+
+def parse_args(argv):
+  parser = argparse_flags.ArgumentParser(
+      description=__doc__.split("\n")[0],
+      formatter_class=argparse_flags.argparse.RawDescriptionHelpFormatter,
+      epilog=__doc__.split("\n", 1)[1])
+  subparsers = parser.add_subparsers(
+      title="commands", dest="command_name", required=True)
+  _add_train_parser(subparsers)
+  _add_codec_parsers(subparsers)
+  return parser.parse_args(argv[1:])
+
+
+# What a user can cause by bad input: one line and exit status 1.
+_USER_ERRORS = (bitstream.BitstreamError, images.ImageError,
+                model_file.ModelFileError, data.DataError, UsageError,
+                FloatingPointError, OSError)
+
+
+def main(args):
+  try:
+    args.command(args)
+  except _USER_ERRORS as e:
+    message = str(e)
+    if isinstance(e, OSError) and e.filename:
+      message = f"{e.filename}: {e.strerror}"
+    print(f"bls2017 {args.command_name}: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def run():
+  app.run(main, flags_parser=parse_args)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,128 @@
+"""Compressor and Decompressor: the trained model as a real codec.
+
+    Compressor:   x (uint8) --pad--> g_a --> y --round, range-code--> bitstream
+    Decompressor: bitstream --range-decode--> y_hat --> g_s --crop--> x_hat
+
+Both hold ONE `tfc.ContinuousBatchedEntropyModel(compression=True)` built
+from the range-coding tables stored with the model, so encoder and decoder
+code with identical tables.
+"""
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from bls2017 import bitstream, images, model_file, zoo
+from bls2017.model import STRIDE
+
+
+def shared_entropy_model(tables, num_filters):
+  """The entropy model both sides use, built from stored tables."""
+  return tfc.ContinuousBatchedEntropyModel(
+      prior_shape=(num_filters,), coding_rank=3, compression=True,
+      cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
+      quantization_offset=tables["quantization_offset"])
+
+
+class Compressor(tf.keras.Model):
+  """uint8 image [H, W, C] -> complete bitstream (scalar tf.string)."""
+
+  def __init__(self, g_a, entropy_model, channels, fingerprint):
+    super().__init__(name="compressor")
+    self.g_a = g_a
+    self.entropy_model = entropy_model
+    self.channels = channels
+    self.fingerprint = fingerprint
+    self.compress = tf.function(self._compress, input_signature=[
+        tf.TensorSpec((None, None, channels), tf.uint8, name="image")])
+
+  def call(self, x):
+    return self.compress(x)
+
+  def _compress(self, x):
+    height, width = tf.shape(x)[0], tf.shape(x)[1]
+    y = self.g_a(_pad_to_stride(tf.cast(x, tf.float32))[None])
+    payload = self.entropy_model.compress(y)[0]
+    return bitstream.tf_pack(self.channels, self.fingerprint, height, width,
+                             payload)
+
+
+class Decompressor(tf.keras.Model):
+  """Complete bitstream (scalar tf.string) -> uint8 image [H, W, C]."""
+
+  def __init__(self, g_s, entropy_model, channels, fingerprint):
+    super().__init__(name="decompressor")
+    self.g_s = g_s
+    self.entropy_model = entropy_model
+    self.channels = channels
+    self.fingerprint = fingerprint
+    self.decompress = tf.function(self._decompress, input_signature=[
+        tf.TensorSpec((), tf.string, name="bitstream")])
+
+  def call(self, data):
+    return self.decompress(data)
+
+  def _decompress(self, data):
+    height, width, payload = bitstream.tf_unpack(
+        data, self.channels, self.fingerprint)
+    latent_shape = (-(-height // STRIDE), -(-width // STRIDE))
+    y_hat = self.entropy_model.decompress(payload[None], latent_shape)
+    x_hat = self.g_s(y_hat)[0, :height, :width]
+    return tf.saturate_cast(tf.round(x_hat), tf.uint8)
+
+
+def make_codec(loaded):
+  """(Compressor, Decompressor) for a `model_file.LoadedModel`."""
+  model = loaded.model
+  entropy_model = shared_entropy_model(loaded.tables, model.num_filters)
+  return (
+      Compressor(model.g_a, entropy_model, model.channels, loaded.fingerprint),
+      Decompressor(model.g_s, entropy_model, model.channels,
+                   loaded.fingerprint))
+
+
+def _pad_to_stride(x):
+  """Pads [H, W, C] by edge replication to multiples of STRIDE.
+
+  Replicating edges costs fewer bits than zeros; the decoder crops back.
+  """
+  height, width = tf.shape(x)[0], tf.shape(x)[1]
+  rows = tf.minimum(tf.range(-(-height // STRIDE) * STRIDE), height - 1)
+  cols = tf.minimum(tf.range(-(-width // STRIDE) * STRIDE), width - 1)
+  return tf.gather(tf.gather(x, rows, axis=0), cols, axis=1)
+
+
+class Codec:
+  """A loaded model as a codec: numpy images in, bytes out, and back.
+
+  `decompress` checks the header in Python first, so bad input raises a
+  `bitstream.BitstreamError` subclass naming the problem.
+  """
+
+  def __init__(self, loaded):
+    self.loaded = loaded
+    self.model = loaded.model
+    self.channels = loaded.model.channels
+    self.fingerprint = loaded.fingerprint
+    self.compressor, self.decompressor = make_codec(loaded)
+
+  def compress(self, x):
+    """uint8 array [H, W, channels] -> bitstream bytes."""
+    if x.ndim != 3 or x.shape[-1] != self.channels or x.dtype != "uint8":
+      raise ValueError(f"expected a uint8 image [H, W, {self.channels}], "
+                       f"got {x.dtype} {x.shape}.")
+    height, width = x.shape[:2]
+    if max(height, width) > 65535 or height * width > images.MAX_PIXELS:
+      raise images.ImageError(
+          f"{width}x{height} is larger than the codec's limit (sides up to "
+          f"65535, at most {images.MAX_PIXELS} pixels).")
+    return self.compressor.compress(x).numpy()
+
+  def decompress(self, data):
+    """Bitstream bytes -> uint8 array [H, W, channels]."""
+    bitstream.unpack(data, self.fingerprint)
+    return self.decompressor.decompress(data).numpy()
+
+
+def load(name_or_path=None):
+  """Codec for a model file path or a shipped model name (default model)."""
+  return Codec(model_file.load(zoo.resolve(name_or_path)))

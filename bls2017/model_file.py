@@ -1,0 +1,109 @@
+"""The compact model file: weights, configuration and range-coding tables.
+
+A model file is a NumPy `.npz` archive holding
+  * `config`: JSON with the model's constructor arguments and free-form
+    metadata (training command, steps, measured figures);
+  * `weight_names`, `weight_<i>`: the weights in `BLS2017Model.weights` order,
+    stored as float16 or float32;
+  * `cdf`, `cdf_offset`, `quantization_offset`: the entropy model's tables.
+
+The tables are computed once, when the file is written, from the weights as
+stored (after any float16 rounding). Loading never recomputes them, so the
+coding tables cannot depend on the floating-point behaviour of the machine
+that loads the model.
+"""
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from bls2017 import images
+from bls2017.model import BLS2017Model
+
+
+class ModelFileError(ValueError):
+  """A model file is missing, unreadable or inconsistent."""
+
+
+def coding_tables(model):
+  """Builds the range-coding tables of `model`'s prior."""
+  entropy_model = model.entropy_model(compression=True)
+  offset = entropy_model.quantization_offset
+  if offset is None:
+    offset = tf.zeros((model.num_filters,))
+  return {
+      "cdf": entropy_model.cdf.numpy(),
+      "cdf_offset": entropy_model.cdf_offset.numpy(),
+      "quantization_offset": offset.numpy().astype(np.float32),
+  }
+
+
+def save(model, path, dtype="float16", metadata=None):
+  """Writes `model` to `path` atomically; returns the stored tables."""
+  variables = model.coding_variables
+  weights = [v.numpy().astype(dtype) for v in variables]
+  # Round the live model to the stored precision before building tables, so
+  # the tables are those of the model that `load` rebuilds.
+  _assign(variables, weights)
+  tables = coding_tables(model)
+  config = dict(model.get_config(), metadata=metadata or {})
+  arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
+  arrays["weight_names"] = np.array([v.name for v in variables])
+  arrays["config"] = np.array(json.dumps(config, sort_keys=True))
+  arrays.update(tables)
+  buffer = io.BytesIO()
+  np.savez_compressed(buffer, **arrays)
+  with images.atomic_output(path) as f:
+    f.write(buffer.getvalue())
+  return tables
+
+
+class LoadedModel:
+  """A model read from a file: the Keras model, its tables and identity."""
+
+  def __init__(self, model, tables, metadata, fingerprint):
+    self.model = model
+    self.tables = tables
+    self.metadata = metadata
+    self.fingerprint = fingerprint  # 4 bytes naming weights and tables.
+
+
+def load(path):
+  """Reads a model file; raises ModelFileError if it is unusable."""
+  try:
+    with np.load(path, allow_pickle=False) as archive:
+      arrays = {name: archive[name] for name in archive.files}
+    config = json.loads(str(arrays["config"]))
+    metadata = config.pop("metadata", {})
+    names = [str(n) for n in arrays["weight_names"]]
+    weights = [arrays[f"weight_{i}"].astype(np.float32)
+               for i in range(len(names))]
+    tables = {k: arrays[k] for k in
+              ("cdf", "cdf_offset", "quantization_offset")}
+    model = BLS2017Model(**config)
+  except FileNotFoundError:
+    raise ModelFileError(f"{path}: no such model file.") from None
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise ModelFileError(f"{path}: not a bls2017 model file ({e}).") from None
+  variables = model.coding_variables
+  if names != [v.name for v in variables] or any(
+      v.shape != w.shape for v, w in zip(variables, weights)):
+    raise ModelFileError(f"{path}: weights do not match the model structure.")
+  _assign(variables, weights)
+  return LoadedModel(model, tables, metadata, fingerprint(weights, tables))
+
+
+def _assign(variables, arrays):
+  for variable, array in zip(variables, arrays):
+    variable.assign(np.asarray(array, np.float32))
+
+
+def fingerprint(weights, tables):
+  """First 4 bytes of SHA-256 over weights and tables: the model's identity."""
+  digest = hashlib.sha256()
+  for array in list(weights) + [tables[k] for k in sorted(tables)]:
+    digest.update(np.ascontiguousarray(array).tobytes())
+  return digest.digest()[:4]

@@ -1,0 +1,39 @@
+"""Installs the bls2017 codec (and the mnist_demo tutorial package)."""
+
+from setuptools import find_packages, setup
+
+# Pins: TFC 2.14 is built against TF 2.14 exactly and works only with the
+# Keras 2 that TF 2.14 ships; see BUILD_NOTES.md for why each pin is there.
+INSTALL_REQUIRES = [
+    "tensorflow>=2.14.1,<2.15",
+    "tensorflow-compression>=2.14.1,<2.15",
+    "tensorflow-probability>=0.22,<0.23",
+    "keras>=2.14,<2.15",
+    "tensorflow-datasets>=4.9,<4.10",
+    "tensorflow-metadata<1.15",
+    "importlib_resources",
+    "protobuf<4.21",
+    "numpy>=1.23.5,<2",
+    "scipy>=1.11,<1.12",
+    "matplotlib>=3.7",
+    "absl-py>=1.0",
+    "Pillow>=10.1",
+]
+
+EXTRAS_REQUIRE = {
+    "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.9", "ipykernel"],
+}
+
+setup(
+    name="bls2017",
+    version="0.1.0",
+    description="End-to-end optimized image compression (Balle, Laparra & "
+    "Simoncelli, ICLR 2017) on TensorFlow Compression.",
+    packages=find_packages(include=["bls2017", "bls2017.*", "mnist_demo",
+                                    "mnist_demo.*"]),
+    package_data={"bls2017.zoo": ["*.npz", "*.json"]},
+    python_requires=">=3.9,<3.12",
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["bls2017=bls2017.cli:run"]},
+)
