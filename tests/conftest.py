@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny untrained models and deterministic test images."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bls2017 import model_file
+from bls2017.model import BLS2017Model
+from synthetic import synthetic_image
+
+
+def make_model_file(path, channels, num_filters=8, seed=0):
+  tf.keras.utils.set_random_seed(seed)
+  model = BLS2017Model(lmbda=0.01, num_filters=num_filters, channels=channels)
+  model_file.save(model, str(path))
+  return str(path)
+
+
+@pytest.fixture(scope="session")
+def rgb_model_path(tmp_path_factory):
+  return make_model_file(tmp_path_factory.mktemp("m") / "rgb.npz", 3)
+
+
+@pytest.fixture(scope="session")
+def gray_model_path(tmp_path_factory):
+  return make_model_file(tmp_path_factory.mktemp("m") / "gray.npz", 1)
+
+
+@pytest.fixture(scope="session")
+def other_rgb_model_path(tmp_path_factory):
+  return make_model_file(tmp_path_factory.mktemp("m") / "other.npz", 3,
+                         seed=1)
+
+
+@pytest.fixture
+def write_image(tmp_path):
+  """Writes synthetic_image(h, w, c) as PNG; returns (path, array)."""
+  from PIL import Image
+
+  def write(height, width, channels=3, name="image.png"):
+    array = synthetic_image(height, width, channels)
+    path = tmp_path / name
+    Image.fromarray(array[..., 0] if channels == 1 else array).save(path)
+    return str(path), array
+  return write

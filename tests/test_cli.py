@@ -1,0 +1,171 @@
+"""The bls2017 command: round trips, export, and one-line errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from bls2017 import bitstream, cli, codec, images
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*argv):
+  """Runs the command in-process; returns the exit status (0 or 1)."""
+  try:
+    cli.main(cli.parse_args(["bls2017", *map(str, argv)]))
+  except SystemExit as e:
+    return e.code
+  return 0
+
+
+def run_subprocess(*argv, cwd=None):
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, "-m", "bls2017", *map(str, argv)],
+                        capture_output=True, text=True, env=env, cwd=cwd,
+                        timeout=300)
+
+
+def test_cli_round_trip_is_bit_exact_with_keras(rgb_model_path, write_image,
+                                                tmp_path):
+  path, x = write_image(45, 70)
+  assert run_cli("compress", path, "--model_path", rgb_model_path) == 0
+  assert run_cli("decompress", path + ".tfci", "--model_path",
+                 rgb_model_path) == 0
+  keras = codec.load(rgb_model_path)
+  with open(path + ".tfci", "rb") as f:
+    data = f.read()
+  assert data == keras.compress(x)
+  np.testing.assert_array_equal(images.read(path + ".tfci.png"),
+                                keras.decompress(data))
+
+
+def test_compress_verbose_prints_figures(rgb_model_path, write_image, capsys):
+  path, _ = write_image(200, 180)
+  out = str(path) + ".out"
+  assert run_cli("compress", "-V", path, out, "--model_path",
+                 rgb_model_path) == 0
+  printed = capsys.readouterr().out
+  size = os.path.getsize(out)
+  assert f"{8 * size / (200 * 180):.4f} bpp" in printed
+  assert "PSNR" in printed and "MS-SSIM" in printed and "dB" in printed
+
+
+def test_export_round_trips_in_a_process_without_the_project(
+    rgb_model_path, write_image, tmp_path):
+  path, x = write_image(30, 47)
+  assert run_cli("compress", path, "--model_path", rgb_model_path) == 0
+  assert run_cli("export", tmp_path / "exported", "--model_path",
+                 rgb_model_path) == 0
+  np.save(tmp_path / "x.npy", x)
+  script = textwrap.dedent(f"""
+      import sys
+      import numpy as np
+      import tensorflow as tf
+      import tensorflow_compression  # registers the range coding ops
+      x = np.load({str(tmp_path / 'x.npy')!r})
+      c = tf.saved_model.load({str(tmp_path / 'exported/compressor')!r})
+      d = tf.saved_model.load({str(tmp_path / 'exported/decompressor')!r})
+      data = c.signatures["serving_default"](image=tf.constant(x))
+      data = data["bitstream"].numpy()
+      assert data == c.compress(x).numpy()
+      open({str(tmp_path / 'saved.tfci')!r}, "wb").write(data)
+      y = d.signatures["serving_default"](bitstream=tf.constant(data))
+      np.save({str(tmp_path / 'y.npy')!r}, y["image"].numpy())
+      assert not any(m.startswith("bls2017") for m in sys.modules)
+  """)
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  env.pop("PYTHONPATH", None)
+  result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path,
+                          capture_output=True, text=True, env=env,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr
+  with open(path + ".tfci", "rb") as f:
+    assert (tmp_path / "saved.tfci").read_bytes() == f.read()
+  np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                codec.load(rgb_model_path).decompress(
+                                    (tmp_path / "saved.tfci").read_bytes()))
+
+
+def _bad_bitstreams(good):
+  flipped = bytearray(good)
+  flipped[-1] ^= 1
+  version = bytearray(good)
+  version[2] = 9
+  return {
+      "truncated": (good[:-4], "integrity check failed"),
+      "too short": (good[:9], "truncated bitstream"),
+      "corrupt": (bytes(flipped), "integrity check failed"),
+      "version": (bytes(version), "unsupported bitstream format version 9"),
+      "not tfci": (b"hello world, this is text", "not a bls2017 bitstream"),
+  }
+
+
+def test_bad_bitstreams_give_one_line_errors(rgb_model_path,
+                                             other_rgb_model_path,
+                                             write_image, tmp_path, capsys):
+  path, _ = write_image(32, 32)
+  assert run_cli("compress", path, "--model_path", rgb_model_path) == 0
+  with open(path + ".tfci", "rb") as f:
+    good = f.read()
+  cases = _bad_bitstreams(good)
+  cases["wrong model"] = (good, "written by model")
+  capsys.readouterr()
+  for name, (data, words) in cases.items():
+    bad = tmp_path / f"{name}.tfci"
+    bad.write_bytes(data)
+    model = other_rgb_model_path if name == "wrong model" else rgb_model_path
+    assert run_cli("decompress", bad, "--model_path", model) == 1, name
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, (name, err)
+    assert not os.path.exists(str(bad) + ".png"), name
+
+
+def test_bad_images_give_one_line_errors(rgb_model_path, tmp_path, capsys):
+  empty = tmp_path / "empty.png"
+  empty.write_bytes(b"")
+  text = tmp_path / "text.png"
+  text.write_text("not an image")
+  cases = {empty: "not a readable image", text: "not a readable image",
+           tmp_path / "missing.png": "no such file"}
+  for path, words in cases.items():
+    assert run_cli("compress", path, "--model_path", rgb_model_path) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err
+    assert not os.path.exists(str(path) + ".tfci")
+
+
+def test_output_never_overwrites_input(rgb_model_path, write_image, capsys):
+  path, _ = write_image(16, 16)
+  before = open(path, "rb").read()
+  assert run_cli("compress", path, path, "--model_path", rgb_model_path) == 1
+  assert "overwrite the input" in capsys.readouterr().err
+  assert open(path, "rb").read() == before
+
+
+def test_unknown_model_name(write_image, capsys):
+  path, _ = write_image(16, 16)
+  assert run_cli("compress", path, "--model", "no-such-model") == 1
+  assert "neither a model file nor a shipped model" in capsys.readouterr().err
+
+
+def test_process_exit_status_and_no_traceback(tmp_path):
+  bad = tmp_path / "bad.tfci"
+  bad.write_bytes(b"BL\x01\x03" + bytes(30))
+  result = run_subprocess("decompress", bad)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      f"bls2017 decompress: error: integrity check failed: the bitstream is "
+      f"corrupt or truncated.")
+
+
+def test_help_lists_subcommands():
+  result = run_subprocess("--help")
+  assert result.returncode == 0
+  for command in ("train", "compress", "decompress", "export", "models",
+                  "demo"):
+    assert command in result.stdout

@@ -1,0 +1,93 @@
+"""Compressor/Decompressor: bit-exact round trips and shared tables."""
+
+import numpy as np
+import pytest
+
+from bls2017 import bitstream, codec, images, model_file
+from synthetic import synthetic_image
+
+
+@pytest.fixture(scope="module")
+def rgb_codec(rgb_model_path):
+  return codec.load(rgb_model_path)
+
+
+def test_compressor_and_decompressor_share_one_entropy_model(rgb_codec):
+  assert rgb_codec.compressor.entropy_model is (
+      rgb_codec.decompressor.entropy_model)
+  assert rgb_codec.compressor.entropy_model.compression
+
+
+@pytest.mark.parametrize("height,width", [(16, 16), (15, 17), (1, 1),
+                                          (37, 100)])
+def test_round_trip_exact_size_and_matches_model(rgb_codec, height, width):
+  x = synthetic_image(height, width)
+  data = rgb_codec.compress(x)
+  x_hat = rgb_codec.decompress(data)
+  assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+  # The same reconstruction as the training model with rounded latents.
+  model = rgb_codec.model
+  padded = np.pad(x, ((0, -height % 16), (0, -width % 16), (0, 0)),
+                  mode="edge").astype(np.float32)
+  y = model.g_a(padded[None])
+  offset = rgb_codec.loaded.tables["quantization_offset"]
+  y_hat = np.round(y - offset) + offset
+  expected = np.clip(np.round(model.g_s(y_hat)[0, :height, :width]), 0, 255)
+  np.testing.assert_array_equal(x_hat, expected.astype(np.uint8))
+
+
+def test_compression_is_deterministic(rgb_codec):
+  x = synthetic_image(48, 40)
+  assert rgb_codec.compress(x) == rgb_codec.compress(x)
+
+
+def test_grayscale_model(gray_model_path):
+  gray = codec.load(gray_model_path)
+  x = synthetic_image(33, 20, channels=1)
+  data = gray.compress(x)
+  assert data[3] == 1
+  assert gray.decompress(data).shape == (33, 20, 1)
+
+
+def test_reloaded_model_has_same_fingerprint_and_bitstream(rgb_model_path,
+                                                           rgb_codec):
+  again = codec.load(rgb_model_path)
+  assert again.fingerprint == rgb_codec.fingerprint
+  x = synthetic_image(40, 40)
+  assert again.compress(x) == rgb_codec.compress(x)
+
+
+def test_stored_tables_are_used_not_recomputed(rgb_model_path):
+  loaded = model_file.load(rgb_model_path)
+  stored = loaded.tables["cdf"].copy()
+  entropy_model = codec.shared_entropy_model(loaded.tables, 8)
+  np.testing.assert_array_equal(entropy_model.cdf.numpy(), stored)
+
+
+def test_wrong_model_refused(rgb_codec, other_rgb_model_path):
+  other = codec.load(other_rgb_model_path)
+  data = other.compress(synthetic_image(32, 32))
+  with pytest.raises(bitstream.WrongModelError):
+    rgb_codec.decompress(data)
+
+
+def test_wrong_input_shape_refused(rgb_codec):
+  with pytest.raises(ValueError, match="uint8 image"):
+    rgb_codec.compress(synthetic_image(8, 8, channels=1))
+
+
+def test_corrupt_model_file(tmp_path):
+  path = tmp_path / "bad.npz"
+  path.write_bytes(b"not a zip")
+  with pytest.raises(model_file.ModelFileError, match="not a bls2017"):
+    model_file.load(str(path))
+  with pytest.raises(model_file.ModelFileError, match="no such"):
+    model_file.load(str(tmp_path / "missing.npz"))
+
+
+def test_image_limits(tmp_path):
+  from PIL import Image
+  path = tmp_path / "bomb.png"
+  Image.new("L", (9000, 8000)).save(path)
+  with pytest.raises(images.ImageError, match="exceeds"):
+    images.read(str(path))
