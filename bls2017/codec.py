@@ -40,7 +40,7 @@ class Compressor(tf.keras.Model):
 
   def _compress(self, x):
     height, width = tf.shape(x)[0], tf.shape(x)[1]
-    y = self.g_a(_pad_to_stride(tf.cast(x, tf.float32))[None])
+    y = self.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
     payload = self.entropy_model.compress(y)[0]
     return bitstream.tf_pack(self.channels, self.fingerprint, height, width,
                              payload)
@@ -80,7 +80,7 @@ def make_codec(loaded):
                    loaded.fingerprint))
 
 
-def _pad_to_stride(x):
+def pad_to_stride(x):
   """Pads [H, W, C] by edge replication to multiples of STRIDE.
 
   Replicating edges costs fewer bits than zeros; the decoder crops back.
@@ -116,6 +116,19 @@ class Codec:
           f"{width}x{height} is larger than the codec's limit (sides up to "
           f"65535, at most {images.MAX_PIXELS} pixels).")
     return self.compressor.compress(x).numpy()
+
+  def information_content(self, x):
+    """Bits the prior assigns to the quantized latents of x: -log2 P(y_hat).
+
+    The real payload is a little longer (range coder termination, escape
+    codes for values outside the tables); the ratio is the coding overhead.
+    """
+    entropy_model = self.model.entropy_model(
+        compression=False,
+        quantization_offset=self.loaded.tables["quantization_offset"])
+    y = self.model.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
+    _, bits = entropy_model(y, training=False)
+    return float(tf.reduce_sum(bits))
 
   def decompress(self, data):
     """Bitstream bytes -> uint8 array [H, W, channels]."""
