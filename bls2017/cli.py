@@ -226,7 +226,7 @@ def _models(args):
 
 def _demo(args):
   from bls2017 import baselines  # pylint: disable=import-outside-toplevel
-  path = args.input_file or _sample_photo()
+  path = args.input_file or images.sample_photo()
   codec = load_codec(args.model_path)
   x = images.read(path, codec.channels)
   stem = os.path.join(args.output_dir, os.path.basename(path))
@@ -251,12 +251,6 @@ def _demo(args):
     print(f"{label:<22}{size:>8}{metrics.bpp(size, x):>8.3f}"
           f"{q['psnr']:>9.2f}{q['ms_ssim']:>9.4f}{q['ms_ssim_db']:>7.2f}")
   print(f"Wrote {stem}.tfci, {stem}.tfci.png, {stem}.jpeg.jpg")
-
-
-def _sample_photo():
-  import matplotlib.cbook  # pylint: disable=import-outside-toplevel
-  return str(matplotlib.cbook.get_sample_data("grace_hopper.jpg",
-                                              asfileobj=False))
 
 
 def load_codec(name_or_path):
@@ -299,13 +293,18 @@ _USER_ERRORS = (bitstream.BitstreamError, images.ImageError,
 
 
 def main(args):
+  run_reporting_errors(args, "bls2017", _USER_ERRORS)
+
+
+def run_reporting_errors(args, program, errors):
+  """Runs args.command; an error in `errors` is one line and exit status 1."""
   try:
     args.command(args)
-  except _USER_ERRORS as e:
+  except errors as e:
     message = str(e)
     if isinstance(e, OSError) and e.filename:
       message = f"{e.filename}: {e.strerror}"
-    print(f"bls2017 {args.command_name}: error: {message}", file=sys.stderr)
+    print(f"{program} {args.command_name}: error: {message}", file=sys.stderr)
     sys.exit(1)
 
 

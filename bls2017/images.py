@@ -63,6 +63,13 @@ def _convert(image, channels):
   return np.asarray(image.convert("RGB"))
 
 
+def sample_photo():
+  """Path of a photograph that an installed dependency (matplotlib) ships."""
+  import matplotlib.cbook  # pylint: disable=import-outside-toplevel
+  return str(matplotlib.cbook.get_sample_data("grace_hopper.jpg",
+                                              asfileobj=False))
+
+
 def write_png(path, array):
   """Writes a uint8 [H, W, 1|3] array as PNG atomically."""
   array = np.asarray(array, np.uint8)

@@ -8,6 +8,8 @@ https://arxiv.org/abs/1611.01704
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from bls2017.lagrangian import LagrangianModel
+
 # Total downsampling factor of the analysis transform (4 * 2 * 2).
 STRIDE = 16
 
@@ -57,7 +59,7 @@ class SynthesisTransform(tf.keras.Sequential):
     self.add(tf.keras.layers.Rescaling(255))
 
 
-class BLS2017Model(tf.keras.Model):
+class BLS2017Model(LagrangianModel):
   """Training model: the rate-distortion Lagrangian R + lambda * D.
 
       x --g_a--> y --(+U(-.5,.5))--> y_tilde --g_s--> x_hat
@@ -69,9 +71,11 @@ class BLS2017Model(tf.keras.Model):
   D = mean squared error on the 0..255 scale, as in the paper.
   """
 
+  rate_name = "bpp"
+  distortion_name = "mse"
+
   def __init__(self, lmbda=0.01, num_filters=128, channels=3):
-    super().__init__(name="bls2017")
-    self.lmbda = float(lmbda)
+    super().__init__(lmbda, name="bls2017")
     self.num_filters = int(num_filters)
     self.channels = int(channels)
     self.g_a = AnalysisTransform(self.num_filters)
@@ -95,40 +99,13 @@ class BLS2017Model(tf.keras.Model):
         self.prior, coding_rank=3, **kwargs)
 
   def call(self, x, training=False):
-    """Returns (loss, bpp, mse) for a batch x of shape [B, H, W, C]."""
+    """Returns (bpp, mse) for a batch x of shape [B, H, W, C]."""
     x = tf.cast(x, self.compute_dtype)
     y = self.g_a(x)
     y_tilde, bits = self.entropy_model(
-        compression=False, offset_heuristic=False)(
-        y, training=training)
+        compression=False, offset_heuristic=False)(y, training=training)
     x_hat = self.g_s(y_tilde)
     num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), bits.dtype)
     bpp = tf.reduce_sum(bits) / num_pixels
     mse = tf.reduce_mean(tf.math.squared_difference(x, x_hat))
-    return bpp + self.lmbda * mse, bpp, mse
-
-  def train_step(self, x):
-    with tf.GradientTape() as tape:
-      loss, bpp, mse = self(x, training=True)
-    grads = tape.gradient(loss, self.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-    return self._update_metrics(loss, bpp, mse)
-
-  def test_step(self, x):
-    return self._update_metrics(*self(x, training=False))
-
-  def compile(self, **kwargs):
-    super().compile(loss=None, metrics=None, loss_weights=None,
-                    weighted_metrics=None, **kwargs)
-    self.loss_tracker = tf.keras.metrics.Mean(name="loss")
-    self.bpp_tracker = tf.keras.metrics.Mean(name="bpp")
-    self.mse_tracker = tf.keras.metrics.Mean(name="mse")
-
-  @property
-  def metrics(self):
-    return [self.loss_tracker, self.bpp_tracker, self.mse_tracker]
-
-  def _update_metrics(self, loss, bpp, mse):
-    for tracker, value in zip(self.metrics, (loss, bpp, mse)):
-      tracker.update_state(value)
-    return {m.name: m.result() for m in self.metrics}
+    return bpp, mse

@@ -51,7 +51,7 @@ def _train_bpp(lmbda, steps=60):
   model = BLS2017Model(lmbda=lmbda, num_filters=16)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
   model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-  _, bpp, mse = model(np.stack([a[:64, :64] for a in arrays]))
+  bpp, mse = model(np.stack([a[:64, :64] for a in arrays]))
   return float(bpp), float(mse)
 
 

@@ -1,0 +1,98 @@
+"""Speed benchmark: model load, warm encode/decode, training steps, memory.
+
+    python -m bls2017.benchmark [--model NAME] [--image photo.png]
+        [--repeats 5] [--output benchmark.json]
+
+Each figure is the median of --repeats runs after one warm-up run. Images
+are the given photo (default: matplotlib's sample photograph) resized to
+each size. Peak memory is the process's maximum resident set size.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from bls2017 import codec as codec_lib
+from bls2017 import data, images, metrics
+from bls2017.model import BLS2017Model
+
+SIZES = ((768, 512), (1920, 1080))
+
+
+def _median_seconds(fn, repeats):
+  fn()  # Warm-up: traces tf.functions, fills caches.
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def _peak_rss_mb():
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def codec_speed(model, photo, repeats):
+  start = time.perf_counter()
+  codec = codec_lib.load(model)
+  rows = [{"what": "model load (s)", "seconds": time.perf_counter() - start}]
+  source = Image.fromarray(images.read(photo, codec.channels).squeeze())
+  for width, height in SIZES:
+    x = np.asarray(source.resize((width, height), Image.LANCZOS))
+    x = x.reshape(height, width, codec.channels)
+    data_ = codec.compress(x)
+    megapixels = width * height / 1e6
+    for what, fn in (("encode", lambda: codec.compress(x)),
+                     ("decode", lambda: codec.decompress(data_))):
+      seconds = _median_seconds(fn, repeats)
+      rows.append({"what": f"{what} {width}x{height}", "seconds": seconds,
+                   "megapixels_per_second": megapixels / seconds,
+                   "bpp": metrics.bpp(len(data_), x)})
+  return rows
+
+
+def training_speed(repeats, patchsize=256, batchsize=8, num_filters=128):
+  """Steps per second of the default training configuration."""
+  rng = np.random.default_rng(0)
+  arrays = [rng.integers(0, 256, (patchsize * 2, patchsize * 2, 3),
+                         dtype=np.uint8)]
+  batches = iter(data.patch_dataset(arrays, patchsize, batchsize, seed=0))
+  model = BLS2017Model(num_filters=num_filters)
+  model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
+  step = tf.function(model.train_step)
+  seconds = _median_seconds(lambda: step(next(batches)), repeats)
+  return {"what": f"train step ({batchsize}x{patchsize}^2, {num_filters} "
+                  "filters)", "seconds": seconds,
+          "steps_per_second": 1 / seconds}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--model", default=None, help="Model file or name.")
+  parser.add_argument("--image", default=None, help="Photo to resize.")
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--skip_training", action="store_true")
+  parser.add_argument("--output", default="benchmark.json")
+  args = parser.parse_args()
+  rows = codec_speed(args.model, args.image or images.sample_photo(), args.repeats)
+  if not args.skip_training:
+    rows.append(training_speed(args.repeats))
+  rows.append({"what": "peak memory (MB)", "megabytes": _peak_rss_mb()})
+  for row in rows:
+    figures = "  ".join(f"{k} {v:.3f}" for k, v in row.items()
+                        if k != "what")
+    print(f"{row['what']:<40}{figures}")
+  with images.atomic_output(args.output) as f:
+    f.write(json.dumps(rows, indent=2).encode())
+  print(f"Wrote {args.output}")
+
+
+if __name__ == "__main__":
+  main()

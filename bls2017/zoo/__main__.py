@@ -1,0 +1,64 @@
+"""Adds a trained model file to the zoo, with its record and figures.
+
+    python -m bls2017.zoo NAME MODEL_PATH --validation_images=DIR \
+        --hardware="2 CPU cores" --wall_time_hours=1.9
+
+Copies MODEL_PATH to bls2017/zoo/NAME.npz, measures it on the validation
+images (real bitstreams) and writes its entry in models.json: channels,
+lambda, filters, fingerprint, the training command and step count stored in
+the model file, the hardware and wall time given, and the figures.
+"""
+
+import argparse
+import json
+import os
+import shutil
+
+from bls2017 import codec, evaluation, images, model_file, zoo
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("name", help="Zoo name, e.g. bls2017-mse-0.01.")
+  parser.add_argument("model_path", help="Model file written by `train`.")
+  parser.add_argument("--validation_images", required=True,
+                      help="Directory or glob of validation images.")
+  parser.add_argument("--validation_name", default=zoo.VALIDATION_SET,
+                      help="How the README and `models` name that set.")
+  parser.add_argument("--hardware", required=True,
+                      help="What it was trained on.")
+  parser.add_argument("--wall_time_hours", type=float, required=True,
+                      help="Total training wall time.")
+  args = parser.parse_args()
+
+  loaded = model_file.load(args.model_path)
+  records = evaluation.evaluate_codec(
+      codec.Codec(loaded), evaluation.image_paths(args.validation_images))
+  summary = evaluation.summarize(records)
+  target = os.path.join(zoo.ZOO_DIR, args.name + ".npz")
+  if os.path.abspath(args.model_path) != os.path.abspath(target):
+    shutil.copyfile(args.model_path, target)
+  catalog = zoo.catalog() if os.path.exists(
+      os.path.join(zoo.ZOO_DIR, "models.json")) else {}
+  model = loaded.model
+  catalog[args.name] = {
+      "channels": model.channels, "lambda": model.lmbda,
+      "num_filters": model.num_filters,
+      "fingerprint": loaded.fingerprint.hex(),
+      "training": dict(loaded.metadata, hardware=args.hardware,
+                       wall_time_hours=args.wall_time_hours),
+      "validation": {
+          "images": args.validation_name,
+          **{k: round(summary[k], 5) for k in
+             ("bpp", "estimated_bpp", "psnr", "ms_ssim", "ms_ssim_db",
+              "encoding_time", "decoding_time")}},
+  }
+  ordered = dict(sorted(catalog.items(),
+                        key=lambda item: item[1]["validation"]["bpp"]))
+  with images.atomic_output(os.path.join(zoo.ZOO_DIR, "models.json")) as f:
+    f.write((json.dumps(ordered, indent=2) + "\n").encode())
+  print(json.dumps(catalog[args.name], indent=2))
+
+
+if __name__ == "__main__":
+  main()

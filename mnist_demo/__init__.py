@@ -1,0 +1,1 @@
+"""The "learned data compression" tutorial on MNIST, as a package."""

@@ -1,0 +1,3 @@
+from mnist_demo.cli import run
+
+run()
