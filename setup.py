@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.7",
     "absl-py>=1.0",
     "Pillow>=10.1",
+    "bjontegaard>=1.2",
+    "tqdm",
 ]
 
 EXTRAS_REQUIRE = {

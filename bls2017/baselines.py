@@ -18,6 +18,18 @@ CODECS = {
 # The quality range searched per codec (JPEG 2000: target PSNR in dB).
 QUALITY_RANGE = {"jpeg": (1, 95), "webp": (0, 100), "avif": (0, 100),
                  "jpeg2000": (15, 55)}
+# Settings of the RD sweeps: from well below 0.1 bpp to above 1.5 bpp on
+# photographs.
+SWEEP = {"jpeg": (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90),
+         "webp": (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90),
+         "avif": (5, 15, 25, 35, 45, 55, 65, 75, 85),
+         "jpeg2000": (22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42)}
+DESCRIPTIONS = {
+    "jpeg": "JPEG (Pillow/libjpeg, 4:2:0)",
+    "webp": "WebP (Pillow/libwebp, method 6)",
+    "avif": "AVIF (Pillow, speed 6)",
+    "jpeg2000": "JPEG 2000 (Pillow/OpenJPEG, 9/7 wavelet, MCT)",
+}
 
 
 def encode(codec, x, quality):

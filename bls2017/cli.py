@@ -18,7 +18,8 @@ from absl.flags import argparse_flags
 # tf.function").
 import tensorflow as tf  # pylint: disable=unused-import
 
-from bls2017 import bitstream, data, images, metrics, model_file, zoo
+from bls2017 import (baselines, bitstream, data, images, metrics,
+                     model_file, zoo)
 
 
 def _add_model_flag(parser):
@@ -116,16 +117,22 @@ def _add_codec_parsers(subparsers):
       "evaluate", help="Rate-distortion figures of models on a set of images.",
       description="Compresses every image to a real bitstream and decodes "
       "it; reports bpp from the file size, PSNR, MS-SSIM, warm encode and "
-      "decode seconds and the entropy model's estimate. Writes "
-      "OUTPUT_DIR/bls2017.json (CompressAI layout) and bls2017.csv.")
+      "decode seconds and the entropy model's estimate. Sweeps the classical"
+      " codecs over their quality settings, finds each one's largest file "
+      "not above the model's per image, and computes BD-rates. Writes "
+      "OUTPUT_DIR/METHOD.json (CompressAI layout), per_image.csv, "
+      "rate_matched.csv, bd.json and RD plots.")
   p.add_argument("images", help="Directory or glob of PNG/JPEG images.")
   p.add_argument("--model", "--model_path", dest="models", action="append",
                  help="Model file or shipped model name; repeat for several."
                  " Default: all shipped models.")
   p.add_argument("--output_dir", default="results",
                  help="Where to write JSON and CSV.")
-  p.add_argument("--per_image", "--per-image", action="store_true",
-                 help="Also print a line per image.")
+  p.add_argument("--codecs", default="jpeg,jpeg2000,webp,avif",
+                 help="Classical codecs to sweep and rate-match (comma-"
+                 "separated; empty for none).")
+  p.add_argument("--anchor", default="jpeg",
+                 help="Method that BD-rates are computed against.")
   p.set_defaults(command=_evaluate)
 
   p = subparsers.add_parser("models", help="List the shipped models.")
@@ -184,31 +191,28 @@ def _evaluate(args):
   from bls2017 import evaluation  # pylint: disable=import-outside-toplevel
   paths = evaluation.image_paths(args.images)
   names = args.models or list(zoo.catalog())
-  summaries, rows = [], []
-  print(f"{'model':<28}{'bpp':>8}{'est.bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}"
-        f"{'(dB)':>7}{'enc s':>7}{'dec s':>7}")
-  for name in names:
-    codec = load_codec(name)
-    records = evaluation.evaluate_codec(codec, paths)
-    for record in records:
-      rows.append(dict(model=name, **record))
-      if args.per_image:
-        print(f"  {record['image']:<26}{record['bpp']:>8.4f}"
-              f"{record['estimated_bpp']:>8.4f}{record['psnr']:>8.2f}"
-              f"{record['ms_ssim']:>9.4f}{record['ms_ssim_db']:>7.2f}")
-    s = dict(evaluation.summarize(records), model=name)
-    summaries.append(s)
-    print(f"{name:<28}{s['bpp']:>8.4f}{s['estimated_bpp']:>8.4f}"
-          f"{s['psnr']:>8.2f}{s['ms_ssim']:>9.4f}{s['ms_ssim_db']:>7.2f}"
-          f"{s['encoding_time']:>7.3f}{s['decoding_time']:>7.3f}")
-  os.makedirs(args.output_dir, exist_ok=True)
-  evaluation.write_json(
-      os.path.join(args.output_dir, "bls2017.json"),
-      evaluation.compressai_json(
-          "bls2017", f"Balle et al. 2017, models {', '.join(names)}, on "
-          f"{len(paths)} images", summaries))
-  evaluation.write_csv(os.path.join(args.output_dir, "bls2017.csv"), rows)
-  print(f"Wrote {args.output_dir}/bls2017.json and bls2017.csv")
+  baseline_codecs = [c for c in args.codecs.split(",") if c]
+  unknown = set(baseline_codecs) - set(baselines.CODECS)
+  if unknown:
+    raise UsageError(f"unknown --codecs {', '.join(sorted(unknown))} "
+                     f"(known: {', '.join(baselines.CODECS)}).")
+  codecs = [load_codec(name) for name in names]
+  curves, bd = evaluation.run(codecs, names, paths, baseline_codecs,
+                              args.anchor, args.output_dir)
+  print(f"{'method':<30}{'bpp':>8}{'est.bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}"
+        f"{'(dB)':>7}{'enc s':>8}{'dec s':>8}")
+  for method, summaries in curves.items():
+    for s in summaries:
+      label = s.get("model") or f"{method} q={s['quality']}"
+      print(f"{label:<30}{s['bpp']:>8.4f}"
+            f"{s.get('estimated_bpp', float('nan')):>8.4f}"
+            f"{s['psnr']:>8.2f}{s['ms_ssim']:>9.4f}{s['ms_ssim_db']:>7.2f}"
+            f"{s['encoding_time']:>8.4f}{s['decoding_time']:>8.4f}")
+  for method, figures in bd.items():
+    print(f"BD vs {args.anchor}: {method:<10} " + "  ".join(
+        f"{k} {v:+.2f}" for k, v in figures.items()))
+  print(f"Wrote {args.output_dir}/: per-method JSON, per_image.csv, "
+        "rate_matched.csv, bd.json, rd_psnr.png, rd_msssim.png, visual.png")
 
 
 def _models(args):
@@ -225,7 +229,6 @@ def _models(args):
 
 
 def _demo(args):
-  from bls2017 import baselines  # pylint: disable=import-outside-toplevel
   path = args.input_file or images.sample_photo()
   codec = load_codec(args.model_path)
   x = images.read(path, codec.channels)

@@ -17,14 +17,9 @@ import time
 
 import numpy as np
 
-from bls2017 import images, metrics
+from bls2017 import baselines, images, metrics
 
-try:
-  from tqdm import tqdm
-except ImportError:  # tqdm arrives with tensorflow-datasets; optional here.
-  def tqdm(iterable, **kwargs):
-    del kwargs
-    return iterable
+from tqdm import tqdm
 
 
 def image_paths(pattern):
@@ -59,6 +54,59 @@ def evaluate_codec(codec, paths, progress=True):
             x.shape[0] * x.shape[1]))
     records.append(record)
   return records
+
+
+def evaluate_baseline(codec, paths, settings=None, progress=True):
+  """{setting: per-image records} for a Pillow codec's quality sweep."""
+  settings = settings or baselines.SWEEP[codec]
+  results = {q: [] for q in settings}
+  for path in tqdm(paths, desc=codec, disable=not progress):
+    x = images.read(path, 3)
+    for quality in settings:
+      start = time.perf_counter()
+      data = baselines.encode(codec, x, quality)
+      encoded = time.perf_counter()
+      x_hat = baselines.decode(data, x.shape[-1])
+      decoded = time.perf_counter()
+      record = _record(path, x, x_hat, len(data))
+      record.update(quality=quality, encoding_time=encoded - start,
+                    decoding_time=decoded - encoded)
+      results[quality].append(record)
+  return results
+
+
+def rate_matched(codec, path, x, max_bytes):
+  """Record of `codec` at its largest size not above max_bytes."""
+  quality, data = baselines.match_size(codec, x, max_bytes)
+  record = _record(path, x, baselines.decode(data, x.shape[-1]), len(data))
+  record["quality"] = quality
+  return record
+
+
+def bd_metrics(anchor, test):
+  """BD-rate (%) and BD-PSNR (dB) of `test` against `anchor` summaries.
+
+  Both are lists of per-rate-point summaries; BD-rate uses piecewise cubic
+  (PCHIP) interpolation of log-rate over quality, for PSNR and MS-SSIM dB.
+  Returns NaN where a curve has fewer than two points or no overlap.
+  """
+  import bjontegaard  # pylint: disable=import-outside-toplevel
+  result = {}
+  for name, key in (("psnr", "psnr"), ("ms_ssim_db", "ms_ssim_db")):
+    rates_a = [s["bpp"] for s in anchor]
+    rates_t = [s["bpp"] for s in test]
+    dist_a = [s[key] for s in anchor]
+    dist_t = [s[key] for s in test]
+    try:
+      result[f"bd_rate_{name}"] = float(bjontegaard.bd_rate(
+          rates_a, dist_a, rates_t, dist_t, method="pchip",
+          require_matching_points=False))
+      result[f"bd_{name}"] = float(bjontegaard.bd_psnr(
+          rates_a, dist_a, rates_t, dist_t, method="pchip",
+          require_matching_points=False))
+    except (ValueError, IndexError, ZeroDivisionError):
+      result[f"bd_rate_{name}"] = result[f"bd_{name}"] = float("nan")
+  return result
 
 
 def _record(path, x, x_hat, num_bytes):
@@ -98,8 +146,88 @@ def write_json(path, content):
 
 def write_csv(path, rows):
   buffer = io.StringIO()
-  writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+  fields = list(dict.fromkeys(k for row in rows for k in row))
+  writer = csv.DictWriter(buffer, fieldnames=fields)
   writer.writeheader()
   writer.writerows(rows)
   with images.atomic_output(path) as f:
     f.write(buffer.getvalue().encode())
+
+
+def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
+        progress=True):
+  """Evaluates models and classical codecs; writes JSON, CSV and plots.
+
+  codecs: list of loaded bls2017 `codec.Codec`, named by `names`.
+  Returns {method: list of summaries} (one summary per rate point).
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  curves, rows, matched = {}, [], []
+  per_model = []
+  for name, codec in zip(names, codecs):
+    records = evaluate_codec(codec, paths, progress)
+    per_model.append(records)
+    rows += [dict(method="bls2017", model=name, **r) for r in records]
+    curves.setdefault("bls2017", []).append(
+        dict(summarize(records), model=name))
+  for baseline in baseline_codecs:
+    sweep = evaluate_baseline(baseline, paths, progress=progress)
+    curves[baseline] = [dict(summarize(r), quality=q)
+                        for q, r in sweep.items()]
+    rows += [dict(method=baseline, **r) for rs in sweep.values() for r in rs]
+  # Rate-matched: each codec at the largest size not above the model's.
+  for name, codec, records in zip(names, codecs, per_model):
+    for path, record in zip(paths, records):
+      x = images.read(path, codec.channels)
+      for baseline in baseline_codecs:
+        matched.append(dict(model=name, method=baseline, **rate_matched(
+            baseline, path, x, record["bytes"])))
+  for method, summaries in curves.items():
+    description = baselines.DESCRIPTIONS.get(
+        method, f"Balle et al. 2017 ({', '.join(names)})")
+    write_json(os.path.join(output_dir, f"{method}.json"),
+               compressai_json(method, description, summaries))
+  write_csv(os.path.join(output_dir, "per_image.csv"), rows)
+  if matched:
+    write_csv(os.path.join(output_dir, "rate_matched.csv"), matched)
+  bd = {method: bd_metrics(curves[anchor], summaries)
+        for method, summaries in curves.items()
+        if anchor in curves and method != anchor}
+  write_json(os.path.join(output_dir, "bd.json"), {"anchor": anchor, **bd})
+  _plot(curves, output_dir, len(paths))
+  if codecs:
+    visual_figure(codecs[0], paths[0], baseline_codecs,
+                  os.path.join(output_dir, "visual.png"))
+  return curves, bd
+
+
+def visual_figure(codec, path, baseline_codecs, output):
+  """The paper's figure 5: crops of the original and each codec at <= bpp."""
+  from bls2017 import plots  # pylint: disable=import-outside-toplevel
+  x = images.read(path, codec.channels)
+  data = codec.compress(x)
+  panels = [("original", x), (_label("bls2017", x, data,
+                                      codec.decompress(data)),
+                              codec.decompress(data))]
+  for baseline in baseline_codecs:
+    _, encoded = baselines.match_size(baseline, x, len(data))
+    decoded = baselines.decode(encoded, x.shape[-1])
+    panels.append((_label(baseline, x, encoded, decoded), decoded))
+  return plots.visual_comparison(output, panels)
+
+
+def _label(name, x, data, x_hat):
+  return (f"{name}: {metrics.bpp(len(data), x):.3f} bpp, "
+          f"{metrics.psnr(x, x_hat):.2f} dB")
+
+
+def _plot(curves, output_dir, count):
+  from bls2017 import plots  # pylint: disable=import-outside-toplevel
+  labels = {m: baselines.DESCRIPTIONS.get(m, "bls2017 (this codec)")
+            for m in curves}
+  labelled = {labels[m]: s for m, s in curves.items()}
+  plots.rd_curves(os.path.join(output_dir, "rd_psnr.png"), labelled, "psnr",
+                  "PSNR (dB, RGB)", f"Rate-distortion, {count} images")
+  plots.rd_curves(os.path.join(output_dir, "rd_msssim.png"), labelled,
+                  "ms_ssim_db", "MS-SSIM (dB)",
+                  f"Rate-distortion, {count} images")

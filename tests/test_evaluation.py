@@ -17,13 +17,29 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path):
     Image.fromarray(synthetic_image(h, w)).save(tmp_path / f"{k}.png")
   out = tmp_path / "results"
   assert run_cli("evaluate", tmp_path, "--model", rgb_model_path,
-                 "--output_dir", out, "--per_image") == 0
+                 "--output_dir", out, "--codecs", "jpeg,jpeg2000") == 0
+  for name in ("rd_psnr.png", "rd_msssim.png", "visual.png"):
+    assert (out / name).stat().st_size > 5000, name
+  jpeg = json.loads((out / "jpeg.json").read_text())
+  assert len(jpeg["results"]["bpp"]) == len(baselines.SWEEP["jpeg"])
+  assert sorted(jpeg["results"]["bpp"]) == jpeg["results"]["bpp"]
+  bd = json.loads((out / "bd.json").read_text())
+  assert bd["anchor"] == "jpeg" and "jpeg2000" in bd
+  matched = list(csv.DictReader(open(out / "rate_matched.csv")))
+  assert len(matched) == 4  # 2 images x 2 codecs.
   result = json.loads((out / "bls2017.json").read_text())
   assert set(result) == {"name", "description", "results"}
   assert set(result["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb",
                                     "encoding_time", "decoding_time"}
-  rows = list(csv.DictReader(open(out / "bls2017.csv")))
+  rows = [r for r in csv.DictReader(open(out / "per_image.csv"))
+          if r["method"] == "bls2017"]
   assert len(rows) == 2
+  sizes = {r["image"]: int(r["bytes"]) for r in rows}
+  for row in matched:
+    lowest = baselines.QUALITY_RANGE[row["method"]][0]
+    # At or under the model's size, unless even the lowest setting is over.
+    assert (int(row["bytes"]) <= sizes[row["image"]] or
+            int(row["quality"]) == lowest)
   # bpp counts the whole file, header included.
   for row in rows:
     h, w = int(row["height"]), int(row["width"])
@@ -48,6 +64,27 @@ def test_match_size_stays_at_or_under_target():
       assert len(baselines.encode(codec, x, quality + 1)) > target, codec
     decoded = baselines.decode(data, 3)
     assert decoded.shape == x.shape and metrics.psnr(x, decoded) > 15
+
+
+def _curve(rates, psnrs):
+  return [{"bpp": r, "psnr": p, "ms_ssim_db": p / 2}
+          for r, p in zip(rates, psnrs)]
+
+
+def test_bd_rate_on_synthetic_curves():
+  rates = [0.25, 0.5, 1.0, 2.0]
+  psnrs = [28.0, 31.0, 34.0, 37.0]
+  anchor = _curve(rates, psnrs)
+  # Same quality at 80 % of the rate everywhere: BD-rate is exactly -20 %.
+  cheaper = _curve([0.8 * r for r in rates], psnrs)
+  result = evaluation.bd_metrics(anchor, cheaper)
+  assert np.isclose(result["bd_rate_psnr"], -20.0, atol=1e-6)
+  assert np.isclose(result["bd_rate_ms_ssim_db"], -20.0, atol=1e-6)
+  # Same rates, 1 dB better everywhere: BD-PSNR is exactly +1 dB.
+  better = _curve(rates, [p + 1 for p in psnrs])
+  assert np.isclose(evaluation.bd_metrics(anchor, better)["bd_psnr"], 1.0)
+  # A single point has no curve: NaN, not an exception.
+  assert np.isnan(evaluation.bd_metrics(anchor, anchor[:1])["bd_rate_psnr"])
 
 
 def test_ms_ssim_db():
