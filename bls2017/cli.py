@@ -133,6 +133,10 @@ def _add_codec_parsers(subparsers):
                  "separated; empty for none).")
   p.add_argument("--anchor", default="jpeg",
                  help="Method that BD-rates are computed against.")
+  p.add_argument("--relaxed_vs_real", type=int, default=0, metavar="N",
+                 help="Also compare relaxed (noise) and real (rounded, "
+                 "range-coded) rate and MSE of the first model on N random "
+                 "128x128 patches (the paper's figure 4).")
   p.set_defaults(command=_evaluate)
 
   p = subparsers.add_parser("models", help="List the shipped models.")
@@ -211,6 +215,14 @@ def _evaluate(args):
   for method, figures in bd.items():
     print(f"BD vs {args.anchor}: {method:<10} " + "  ".join(
         f"{k} {v:+.2f}" for k, v in figures.items()))
+  if args.relaxed_vs_real:
+    summary = evaluation.write_relaxed_vs_real(
+        codecs[0], paths, args.output_dir, args.relaxed_vs_real)
+    print(f"Relaxed vs real on {summary['patches']} patches: rate bias "
+          f"{summary['rate_bias_bpp']:+.4f} bpp (relaxed "
+          f"{summary['mean_relaxed_bpp']:.4f}, real "
+          f"{summary['mean_real_bpp']:.4f}); real/relaxed MSE "
+          f"{summary['mse_ratio_real_to_relaxed']:.3f}")
   print(f"Wrote {args.output_dir}/: per-method JSON, per_image.csv, "
         "rate_matched.csv, bd.json, rd_psnr.png, rd_msssim.png, visual.png")
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from bls2017 import baselines, evaluation, metrics
+from bls2017 import baselines, codec, evaluation, metrics
 from synthetic import synthetic_image
 from test_cli import run_cli
 
@@ -64,6 +64,16 @@ def test_match_size_stays_at_or_under_target():
       assert len(baselines.encode(codec, x, quality + 1)) > target, codec
     decoded = baselines.decode(data, 3)
     assert decoded.shape == x.shape and metrics.psnr(x, decoded) > 15
+
+
+def test_relaxed_vs_real(rgb_model_path, write_image):
+  path, _ = write_image(64, 80)
+  records, summary = evaluation.relaxed_vs_real(
+      codec.load(rgb_model_path), [path], patchsize=32, count=5)
+  assert len(records) == 5 and summary["patches"] == 5
+  for r in records:
+    assert r["real_bpp"] > 0 and r["relaxed_bpp"] > 0
+    assert r["real_mse"] > 0 and r["relaxed_mse"] > 0
 
 
 def _curve(rates, psnrs):
