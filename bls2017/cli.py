@@ -254,7 +254,8 @@ def _demo(args):
   quality, jpeg = baselines.match_size("jpeg", x, len(data))
   with images.atomic_output(stem + ".jpeg.jpg") as f:
     f.write(jpeg)
-  print(f"{path}: {x.shape[1]}x{x.shape[0]}, model {codec.model.name} "
+  print(f"{os.path.basename(path)}: {x.shape[1]}x{x.shape[0]}, model "
+        f"{args.model_path or zoo.DEFAULT} "
         f"(lambda={codec.model.lmbda:g}, {codec.fingerprint.hex()})")
   print(f"{'codec':<22}{'bytes':>8}{'bpp':>8}{'PSNR dB':>9}"
         f"{'MS-SSIM':>9}{'(dB)':>7}")

@@ -1,0 +1,67 @@
+"""The shipped model: golden bitstream and image hashes, demo, listing.
+
+If the model, the bitstream format or the numerics of encoding or decoding
+change, the hashes change: update them only on purpose.
+"""
+
+import hashlib
+import os
+
+import numpy as np
+
+from bls2017 import codec, images, zoo
+from synthetic import integer_image
+from test_cli import run_cli, run_subprocess
+
+GOLDEN_INPUT = (80, 112)  # height, width: not multiples of 16 on purpose.
+GOLDEN_BITSTREAM_SHA256 = (
+    "14f552cb60b7b4e6934a315ba2e1f112b9132721beeb47901365404a24f94491")
+GOLDEN_DECODED_SHA256 = (
+    "78a8b1bd5a1e8ac2196aeb08b7a418a3a4074fa87ed74c426cabba74f8d9d800")
+
+
+def _sha256(data):
+  return hashlib.sha256(data).hexdigest()
+
+
+def test_golden_hashes():
+  shipped = codec.load(zoo.DEFAULT)
+  data = shipped.compress(integer_image(*GOLDEN_INPUT))
+  x_hat = shipped.decompress(data)
+  assert x_hat.shape == GOLDEN_INPUT + (3,)
+  assert _sha256(data) == GOLDEN_BITSTREAM_SHA256
+  assert _sha256(x_hat.tobytes()) == GOLDEN_DECODED_SHA256
+
+
+def test_shipped_model_stays_within_its_recorded_rate():
+  entry = zoo.catalog()[zoo.DEFAULT]
+  shipped = codec.load(zoo.DEFAULT)
+  assert shipped.fingerprint.hex() == entry["fingerprint"]
+  assert shipped.model.lmbda == entry["lambda"]
+  # The recorded figures are plausible for a photo codec at this lambda.
+  assert 0.05 < entry["validation"]["bpp"] < 3
+
+
+def test_decompress_finds_the_shipped_model_by_fingerprint(tmp_path,
+                                                           write_image):
+  path, x = write_image(40, 72)
+  assert run_cli("compress", path) == 0
+  assert run_cli("decompress", path + ".tfci") == 0
+  np.testing.assert_array_equal(
+      images.read(path + ".tfci.png"),
+      codec.load(zoo.DEFAULT).decompress(open(path + ".tfci", "rb").read()))
+
+
+def test_demo_runs_offline_on_the_sample_photo(tmp_path):
+  result = run_subprocess("demo", "--output_dir", tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert "bls2017" in result.stdout and "JPEG q=" in result.stdout
+  for suffix in (".tfci", ".tfci.png", ".jpeg.jpg"):
+    assert os.path.getsize(tmp_path / ("grace_hopper.jpg" + suffix)) > 1000
+
+
+def test_models_lists_the_zoo(capsys):
+  assert run_cli("models") == 0
+  printed = capsys.readouterr().out
+  for name in zoo.catalog():
+    assert name in printed
