@@ -37,5 +37,6 @@ setup(
     python_requires=">=3.9,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
-    entry_points={"console_scripts": ["bls2017=bls2017.cli:run"]},
+    entry_points={"console_scripts": ["bls2017=bls2017.cli:run",
+                                      "mnist_demo=mnist_demo.cli:run"]},
 )
