@@ -131,9 +131,19 @@ class Codec:
     return float(tf.reduce_sum(bits))
 
   def decompress(self, data):
-    """Bitstream bytes -> uint8 array [H, W, channels]."""
+    """Bitstream bytes -> uint8 array [H, W, channels].
+
+    Raises a `bitstream.BitstreamError` subclass for any input that is not
+    a bitstream of this model, including a payload that fails the range
+    decoder's own check.
+    """
     bitstream.unpack(data, self.fingerprint)
-    return self.decompressor.decompress(data).numpy()
+    try:
+      return self.decompressor.decompress(data).numpy()
+    except tf.errors.InvalidArgumentError:
+      raise bitstream.CorruptBitstreamError(
+          "the payload does not decode (range decoder check failed)."
+      ) from None
 
 
 def load(name_or_path=None):
