@@ -39,8 +39,8 @@ def read(path, channels=3):
         array = _convert(image, channels)
   except ImageError:
     raise
-  except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-    raise ImageError(f"{path}: image is too large (decompression bomb).")
+  except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+    raise ImageError(f"{path}: image is too large ({e})") from None
   except FileNotFoundError:
     raise ImageError(f"{path}: no such file.") from None
   except IsADirectoryError:
