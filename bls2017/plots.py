@@ -1,19 +1,19 @@
 """Rate-distortion plots and visual comparisons, saved as PNG."""
 
-import matplotlib
+# Figures are built with matplotlib's object API, not pyplot, so that
+# importing this module never changes the global backend (notebooks keep
+# their inline figures).
+from matplotlib.figure import Figure
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-from bls2017 import images  # pylint: disable=wrong-import-position
+from bls2017 import images
 
 
-def _save(figure, path):
+def save(figure, path, dpi=110):
+  """Writes a matplotlib Figure as PNG atomically; returns path."""
   figure.tight_layout()
   with images.atomic_output(path) as f:
-    figure.savefig(f, format="png", dpi=110)
-  plt.close(figure)
+    figure.savefig(f, format="png", dpi=dpi)
   return path
 
 
@@ -22,7 +22,8 @@ def rd_curves(path, curves, key, ylabel, title):
 
   curves: {label: list of summaries (dicts with "bpp" and `key`)}.
   """
-  figure, axis = plt.subplots(figsize=(6.4, 4.6))
+  figure = Figure(figsize=(6.4, 4.6))
+  axis = figure.subplots()
   for label, summaries in curves.items():
     points = sorted((s["bpp"], s[key]) for s in summaries)
     style = "o-" if len(points) > 1 else "*"
@@ -33,13 +34,13 @@ def rd_curves(path, curves, key, ylabel, title):
   axis.set_title(title)
   axis.grid(alpha=0.3)
   axis.legend(fontsize=8)
-  return _save(figure, path)
+  return save(figure, path)
 
 
 def visual_comparison(path, panels, crop=192):
   """Centre crops side by side; panels: list of (label, uint8 image)."""
-  figure, axes = plt.subplots(1, len(panels),
-                              figsize=(3.2 * len(panels), 3.6))
+  figure = Figure(figsize=(3.2 * len(panels), 3.6))
+  axes = figure.subplots(1, len(panels))
   for axis, (label, x) in zip(np.atleast_1d(axes), panels):
     height, width = x.shape[:2]
     top, left = max(0, (height - crop) // 2), max(0, (width - crop) // 2)
@@ -48,12 +49,13 @@ def visual_comparison(path, panels, crop=192):
                 vmin=0, vmax=255, interpolation="nearest")
     axis.set_title(label, fontsize=8)
     axis.axis("off")
-  return _save(figure, path)
+  return save(figure, path)
 
 
 def scatter(path, x, y, xlabel, ylabel, title):
   """Scatter of paired values with the identity line."""
-  figure, axis = plt.subplots(figsize=(4.8, 4.6))
+  figure = Figure(figsize=(4.8, 4.6))
+  axis = figure.subplots()
   axis.scatter(x, y, s=6, alpha=0.5)
   low, high = min(np.min(x), np.min(y)), max(np.max(x), np.max(y))
   axis.plot([low, high], [low, high], "k--", lw=0.8, label="y = x")
@@ -61,4 +63,4 @@ def scatter(path, x, y, xlabel, ylabel, title):
   axis.set_ylabel(ylabel)
   axis.set_title(title)
   axis.legend()
-  return _save(figure, path)
+  return save(figure, path)

@@ -1,23 +1,19 @@
 """Figures of the MNIST tutorial, saved as PNG files."""
 
-import matplotlib
+# Figures are built with matplotlib's object API, not pyplot, so that
+# importing this module never changes the global backend (notebooks keep
+# their inline figures).
+from matplotlib.figure import Figure
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
-import numpy as np  # pylint: disable=wrong-import-position
-
-
-def _save(figure, path):
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-  return path
+from bls2017.plots import save as _save
 
 
 def codec_grid(path, originals, strings, bits, reconstructions):
   """Each digit: original, its bit string in hex, bits, reconstruction."""
   count = len(originals)
-  figure, axes = plt.subplots(count, 3, figsize=(6.5, 1.1 * count))
+  figure = Figure(figsize=(6.5, 1.1 * count))
+  axes = figure.subplots(count, 3)
   for row, (x, s, b, x_hat) in enumerate(zip(originals, strings, bits,
                                              reconstructions)):
     axes[row, 0].imshow(x[..., 0], cmap="gray", vmin=0, vmax=255)
@@ -38,7 +34,8 @@ def prior_densities(path, trainer, latents=None):
   grid = np.linspace(-6, 6, 241, dtype=np.float32)[:, None]
   density = trainer.prior.prob(grid).numpy()
   order = np.argsort(trainer.prior_log_scales.numpy())[::-1]
-  figure, axis = plt.subplots(figsize=(7, 4))
+  figure = Figure(figsize=(7, 4))
+  axis = figure.subplots()
   for k in order[:latents or len(order)]:
     axis.plot(grid[:, 0], density[:, k], lw=0.8)
   axis.set_xlabel("latent value")
@@ -54,7 +51,8 @@ def tradeoff(path, points):
   distortion.
   """
   points = sorted(points, key=lambda p: p["information_bits"])
-  figure, axis = plt.subplots(figsize=(6, 4))
+  figure = Figure(figsize=(6, 4))
+  axis = figure.subplots()
   distortion = [p["distortion"] for p in points]
   axis.plot([p["information_bits"] for p in points], distortion, "o-",
             label="information content")
@@ -74,7 +72,8 @@ def tradeoff(path, points):
 
 def digit_grid(path, digits, title, columns=8):
   rows = -(-len(digits) // columns)
-  figure, axes = plt.subplots(rows, columns, figsize=(columns, rows + 0.4))
+  figure = Figure(figsize=(columns, rows + 0.4))
+  axes = figure.subplots(rows, columns, squeeze=False)
   for axis in np.ravel(axes):
     axis.axis("off")
   for axis, digit in zip(np.ravel(axes), digits):

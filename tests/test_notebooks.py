@@ -1,0 +1,44 @@
+"""Both notebooks run top to bottom in fast mode, without errors."""
+
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from test_mnist_demo import mnist_dir  # noqa: F401 (fixture)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def execute(name, parameters, cwd):
+  """Runs notebooks/NAME with its parameters cell replaced; returns it."""
+  notebook = nbformat.read(os.path.join(ROOT, "notebooks", name), as_version=4)
+  cells = [c for c in notebook.cells
+           if "parameters" in c.get("metadata", {}).get("tags", [])]
+  assert len(cells) == 1, "one cell tagged 'parameters'"
+  cells[0].source = "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  NotebookClient(notebook, timeout=600, kernel_name="python3",
+                 resources={"metadata": {"path": str(cwd)}}).execute()
+  return notebook
+
+
+def test_committed_notebooks_carry_no_stale_outputs():
+  for name in os.listdir(os.path.join(ROOT, "notebooks")):
+    if name.endswith(".ipynb"):
+      notebook = nbformat.read(os.path.join(ROOT, "notebooks", name), 4)
+      for cell in notebook.cells:
+        if cell.cell_type == "code":
+          assert not cell.outputs and cell.execution_count is None, name
+
+
+def test_mnist_notebook(mnist_dir, tmp_path):  # noqa: F811
+  notebook = execute("mnist_compression.ipynb",
+                     {"FAST": True, "MNIST_DIR": mnist_dir}, tmp_path)
+  for figure in ("codec_grid.png", "tradeoff.png", "samples.png"):
+    assert (tmp_path / figure).stat().st_size > 1000, figure
+  images = sum("image/png" in out.get("data", {})
+               for cell in notebook.cells if cell.cell_type == "code"
+               for out in cell.outputs)
+  assert images >= 5
