@@ -12,12 +12,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def execute(name, parameters, cwd):
-  """Runs notebooks/NAME with its parameters cell replaced; returns it."""
+  """Runs notebooks/NAME with `parameters` overriding the defaults."""
   notebook = nbformat.read(os.path.join(ROOT, "notebooks", name), as_version=4)
   cells = [c for c in notebook.cells
            if "parameters" in c.get("metadata", {}).get("tags", [])]
   assert len(cells) == 1, "one cell tagged 'parameters'"
-  cells[0].source = "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+  cells[0].source += "\n" + "\n".join(
+      f"{k} = {v!r}" for k, v in parameters.items())
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   NotebookClient(notebook, timeout=600, kernel_name="python3",
                  resources={"metadata": {"path": str(cwd)}}).execute()
@@ -42,3 +43,13 @@ def test_mnist_notebook(mnist_dir, tmp_path):  # noqa: F811
                for cell in notebook.cells if cell.cell_type == "code"
                for out in cell.outputs)
   assert images >= 5
+
+
+def test_paper_notebook(tmp_path):
+  notebook = execute("bls2017_paper.ipynb", {"FAST": True}, tmp_path)
+  assert (tmp_path / "rd_results" / "rd_psnr.png").exists()
+  assert (tmp_path / "visual.png").exists()
+  images = sum("image/png" in out.get("data", {})
+               for cell in notebook.cells if cell.cell_type == "code"
+               for out in cell.outputs)
+  assert images >= 6
