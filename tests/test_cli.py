@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 
 from bls2017 import bitstream, cli, codec, images
+from cli_helpers import run_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_cli(*argv):
-  """Runs the command in-process; returns the exit status (0 or 1)."""
-  try:
-    cli.main(cli.parse_args(["bls2017", *map(str, argv)]))
-  except SystemExit as e:
-    return e.code
-  return 0
+  return run_main(cli, "bls2017", *argv)
 
 
 def run_subprocess(*argv, cwd=None):

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from mnist_demo import cli, data, training
+from cli_helpers import run_main
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
 
 
@@ -48,11 +49,7 @@ def mnist_dir(tmp_path_factory):
 
 
 def run_cli(*argv):
-  try:
-    cli.main(cli.parse_args(["mnist_demo", *map(str, argv)]))
-  except SystemExit as e:
-    return e.code
-  return 0
+  return run_main(cli, "mnist_demo", *argv)
 
 
 def test_idx_reader(mnist_dir):
