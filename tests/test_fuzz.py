@@ -3,7 +3,12 @@
 Every case must end in a correct-shape image or a BitstreamError — never
 another exception. Half the cases recompute the integrity check after
 mutating the payload, so that the range decoder itself sees garbage.
+
+The suite runs 300 cases; a long run sets the count:
+    BLS2017_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz.py
 """
+
+import os
 
 import numpy as np
 import pytest
@@ -49,7 +54,8 @@ def _resign(data):
   return fields + bitstream.checksum(fields + payload) + payload
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=int(os.environ.get("BLS2017_FUZZ_EXAMPLES", 300)),
+          deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(index=st.integers(0, 5), other=st.integers(0, 5),
        kind=st.sampled_from(["flip", "truncate", "extend", "splice",
