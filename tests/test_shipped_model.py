@@ -15,9 +15,9 @@ from test_cli import run_cli, run_subprocess
 
 GOLDEN_INPUT = (80, 112)  # height, width: not multiples of 16 on purpose.
 GOLDEN_BITSTREAM_SHA256 = (
-    "14f552cb60b7b4e6934a315ba2e1f112b9132721beeb47901365404a24f94491")
+    "55854a209bd12c3464184c7d5766462b6d339c702e006a27acf952c35e014d36")
 GOLDEN_DECODED_SHA256 = (
-    "78a8b1bd5a1e8ac2196aeb08b7a418a3a4074fa87ed74c426cabba74f8d9d800")
+    "a1694ca4afa8a38ac1877bc6164895a1878911f8de348c2dff733cfa410da66c")
 
 
 def _sha256(data):

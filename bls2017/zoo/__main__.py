@@ -29,6 +29,8 @@ def main():
                       help="What it was trained on.")
   parser.add_argument("--wall_time_hours", type=float, required=True,
                       help="Total training wall time.")
+  parser.add_argument("--note", default=None,
+                      help="Anything else a reproducer must know.")
   args = parser.parse_args()
 
   loaded = model_file.load(args.model_path)
@@ -46,7 +48,8 @@ def main():
       "num_filters": model.num_filters,
       "fingerprint": loaded.fingerprint.hex(),
       "training": dict(loaded.metadata, hardware=args.hardware,
-                       wall_time_hours=args.wall_time_hours),
+                       wall_time_hours=args.wall_time_hours,
+                       **({"note": args.note} if args.note else {})),
       "validation": {
           "images": args.validation_name,
           **{k: round(summary[k], 5) for k in
