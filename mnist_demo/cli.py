@@ -10,8 +10,6 @@ Data: `tfds.load("mnist")` by default; offline, --mnist_dir=DIR with the four
 MNIST IDX files.
 """
 
-import os
-
 from absl import app
 from absl.flags import argparse_flags
 # Imported before app.run; see the same line in bls2017/cli.py.

@@ -8,3 +8,18 @@ def run_main(cli, program, *argv):
   except SystemExit as e:
     return e.code
   return 0
+
+
+def run_without_project(script, cwd):
+  """Runs a Python script in a fresh process that is not given the project
+  on its path; the script itself asserts it never imports it."""
+  import os  # pylint: disable=import-outside-toplevel
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  env.pop("PYTHONPATH", None)
+  result = subprocess.run([sys.executable, "-c", script], cwd=cwd,
+                          capture_output=True, text=True, env=env,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr
+  return result

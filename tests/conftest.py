@@ -1,6 +1,5 @@
 """Shared fixtures: tiny untrained models and deterministic test images."""
 
-import numpy as np
 import pytest
 import tensorflow as tf
 

@@ -6,10 +6,9 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 
-from bls2017 import bitstream, cli, codec, images
-from cli_helpers import run_main
+from bls2017 import cli, codec, images
+from cli_helpers import run_main, run_without_project
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,12 +72,7 @@ def test_export_round_trips_in_a_process_without_the_project(
       np.save({str(tmp_path / 'y.npy')!r}, y["image"].numpy())
       assert not any(m.startswith("bls2017") for m in sys.modules)
   """)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  env.pop("PYTHONPATH", None)
-  result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path,
-                          capture_output=True, text=True, env=env,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr
+  run_without_project(script, tmp_path)
   with open(path + ".tfci", "rb") as f:
     assert (tmp_path / "saved.tfci").read_bytes() == f.read()
   np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
@@ -155,8 +149,8 @@ def test_process_exit_status_and_no_traceback(tmp_path):
   assert result.returncode == 1
   assert "Traceback" not in result.stderr
   assert result.stderr.strip().splitlines()[-1] == (
-      f"bls2017 decompress: error: integrity check failed: the bitstream is "
-      f"corrupt or truncated.")
+      "bls2017 decompress: error: integrity check failed: the bitstream is "
+      "corrupt or truncated.")
 
 
 def test_help_lists_subcommands():

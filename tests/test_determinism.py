@@ -1,6 +1,5 @@
 """Encode in one process, decode in another, under different TF settings."""
 
-import hashlib
 import os
 import subprocess
 import sys

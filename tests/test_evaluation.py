@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 
 import numpy as np
 from PIL import Image
@@ -54,14 +53,14 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path):
 
 def test_match_size_stays_at_or_under_target():
   x = synthetic_image(96, 128)
-  for codec in baselines.CODECS:
-    top = len(baselines.encode(codec, x, baselines.QUALITY_RANGE[codec][1]))
+  for name in baselines.CODECS:
+    top = len(baselines.encode(name, x, baselines.QUALITY_RANGE[name][1]))
     target = top // 2
-    quality, data = baselines.match_size(codec, x, target)
-    assert len(data) <= target, codec
+    quality, data = baselines.match_size(name, x, target)
+    assert len(data) <= target, name
     # The next setting up would exceed the target.
-    if quality < baselines.QUALITY_RANGE[codec][1]:
-      assert len(baselines.encode(codec, x, quality + 1)) > target, codec
+    if quality < baselines.QUALITY_RANGE[name][1]:
+      assert len(baselines.encode(name, x, quality + 1)) > target, name
     decoded = baselines.decode(data, 3)
     assert decoded.shape == x.shape and metrics.psnr(x, decoded) > 15
 

@@ -1,9 +1,6 @@
 """The MNIST tutorial package on tiny generated IDX files (no download)."""
 
 import gzip
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -11,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from mnist_demo import cli, data, training
-from cli_helpers import run_main
+from cli_helpers import run_main, run_without_project
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
 
 
@@ -166,12 +163,7 @@ def test_cli_train_codec_sample_export(mnist_dir, tmp_path, capsys):
       assert not any(m.startswith(("mnist_demo", "bls2017"))
                      for m in sys.modules)
   """)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  env.pop("PYTHONPATH", None)
-  result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path,
-                          capture_output=True, text=True, env=env,
-                          timeout=300)
-  assert result.returncode == 0, result.stderr
+  result = run_without_project(script, tmp_path)
   compressor, decompressor = make_mnist_codec(training.load_trainer(out))
   strings, _ = compressor.compress(digits)
   assert result.stdout.strip() == b"|".join(strings.numpy()).hex()

@@ -3,7 +3,6 @@
 import os
 
 import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from test_mnist_demo import mnist_dir  # noqa: F401 (fixture)

@@ -1,6 +1,5 @@
 """Training data and the train command: skipping, errors, resume."""
 
-import json
 import os
 
 import numpy as np
