@@ -104,6 +104,11 @@ class Codec:
     self.channels = loaded.model.channels
     self.fingerprint = loaded.fingerprint
     self.compressor, self.decompressor = make_codec(loaded)
+    # For information_content: the prior's -log2 mass of the values the
+    # codec actually codes (rounded with the stored offsets).
+    self._estimator = self.model.entropy_model(
+        compression=False,
+        quantization_offset=loaded.tables["quantization_offset"])
 
   def compress(self, x):
     """uint8 array [H, W, channels] -> bitstream bytes."""
@@ -123,11 +128,8 @@ class Codec:
     The real payload is a little longer (range coder termination, escape
     codes for values outside the tables); the ratio is the coding overhead.
     """
-    entropy_model = self.model.entropy_model(
-        compression=False,
-        quantization_offset=self.loaded.tables["quantization_offset"])
     y = self.model.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
-    _, bits = entropy_model(y, training=False)
+    _, bits = self._estimator(y, training=False)
     return float(tf.reduce_sum(bits))
 
   def decompress(self, data):

@@ -58,7 +58,8 @@ def patch_dataset(arrays, patchsize, batchsize, seed=None):
   spec = tf.TensorSpec((patchsize, patchsize, channels), tf.uint8)
   dataset = tf.data.Dataset.from_generator(
       lambda: random_patches(arrays, patchsize, seed), output_signature=spec)
-  return dataset.batch(batchsize, drop_remainder=True).prefetch(2)
+  return dataset.batch(batchsize, drop_remainder=True).prefetch(
+      tf.data.AUTOTUNE)
 
 
 def tfds_dataset(name, split, patchsize, batchsize, channels):
@@ -84,4 +85,5 @@ def tfds_dataset(name, split, patchsize, batchsize, channels):
     return tf.image.random_crop(image, size + (channels,))
 
   dataset = dataset.filter(big_enough).map(crop).repeat()
-  return dataset.batch(batchsize, drop_remainder=True).prefetch(2)
+  return dataset.batch(batchsize, drop_remainder=True).prefetch(
+      tf.data.AUTOTUNE)

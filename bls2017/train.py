@@ -1,5 +1,6 @@
 """Training: Keras fit on R + lambda * D with checkpoints that survive kills."""
 
+import math
 import os
 import sys
 import time
@@ -53,11 +54,11 @@ def train(args):
   ]
   start = time.time()
   history = model.fit(
-      dataset.prefetch(8), epochs=args.epochs,
+      dataset, epochs=args.epochs,
       steps_per_epoch=args.steps_per_epoch, callbacks=callbacks,
       verbose=args.verbose)
-  if model.stop_training and history.history.get("loss") and not all(
-      map(_finite, history.history["loss"][-1:])):
+  losses = history.history.get("loss", [])
+  if losses and not math.isfinite(losses[-1]):
     raise FloatingPointError(
         "Training stopped: the loss became NaN or Inf. The last good "
         f"checkpoint is in {train_dir}/backup; lower --learning_rate.")
@@ -75,7 +76,3 @@ def train(args):
 def _last(history, key):
   values = history.history.get(key)
   return float(values[-1]) if values else None
-
-
-def _finite(x):
-  return x == x and abs(x) != float("inf")
