@@ -20,6 +20,8 @@ import tensorflow as tf  # pylint: disable=unused-import
 
 from bls2017 import (baselines, bitstream, data, images, metrics,
                      model_file, zoo)
+from bls2017 import codec as codec_lib
+from bls2017 import train as training
 
 
 def _add_model_flag(parser):
@@ -67,6 +69,11 @@ def _add_train_parser(subparsers):
   p.add_argument("--warm_start", default=None,
                  help="Initialise from this model file (e.g. a neighbouring "
                  "lambda) instead of at random.")
+  p.add_argument("--strategy", choices=training.STRATEGIES,
+                 default="one_device",
+                 help="tf.distribute strategy: one_device (first GPU, else "
+                 "CPU), mirrored (all local GPUs; the batch is split), "
+                 "multi_worker (the workers in TF_CONFIG).")
   p.add_argument("--checkpoint_every", type=int, default=500,
                  help="Steps between checkpoints.")
   p.add_argument("--seed", type=int, default=None,
@@ -78,8 +85,7 @@ def _add_train_parser(subparsers):
 
 
 def _train(args):
-  from bls2017 import train
-  train.train(args)
+  training.train(args)
   print(f"Wrote {args.model_path}")
 
 
@@ -91,6 +97,10 @@ def _add_codec_parsers(subparsers):
                  help="Bitstream to write. Default: INPUT_FILE.tfci")
   p.add_argument("-V", "--verbose", action="store_true",
                  help="Decode again and print bpp, PSNR and MS-SSIM.")
+  p.add_argument("--target_bpp", type=float, default=None,
+                 help="Instead of --model: the highest-rate shipped model "
+                 "whose file stays at or under this many bits per pixel on "
+                 "this image (grayscale images use the grayscale models).")
   _add_model_flag(p)
   p.set_defaults(command=_compress)
 
@@ -156,17 +166,35 @@ def _add_codec_parsers(subparsers):
 
 
 def _compress(args):
-  codec = load_codec(args.model_path)
   output = args.output_file or args.input_file + ".tfci"
   _refuse_overwriting_input(args.input_file, output)
-  x = images.read(args.input_file, codec.channels)
-  data = codec.compress(x)
+  if args.target_bpp is not None:
+    name, x, data = _compress_to_target(args)
+    codec = codec_lib.load(name) if args.verbose else None
+  else:
+    codec = load_codec(args.model_path)
+    x = images.read(args.input_file, codec.channels)
+    data = codec.compress(x)
   with images.atomic_output(output) as f:
     f.write(data)
   print(f"Wrote {output}: {len(data)} bytes, "
         f"{metrics.bpp(len(data), x):.4f} bpp")
   if args.verbose:
     _print_quality(x, codec.decompress(data), len(data))
+
+
+def _compress_to_target(args):
+  if args.model_path:
+    raise UsageError("give either --model or --target_bpp, not both.")
+  if not args.target_bpp > 0:
+    raise UsageError(f"--target_bpp must be positive, not {args.target_bpp}.")
+  names = (zoo.ladder(images.channels_of(args.input_file)) or
+           zoo.ladder(3))
+  x = images.read(args.input_file, zoo.catalog()[names[0]]["channels"])
+  name, data = codec_lib.compress_to_target(x, args.target_bpp, names)
+  print(f"Model {name} (the highest rate at or under {args.target_bpp:g} "
+        "bpp)")
+  return name, x, data
 
 
 def _decompress(args):
@@ -270,8 +298,7 @@ def _demo(args):
 
 
 def load_codec(name_or_path):
-  from bls2017 import codec  # pylint: disable=import-outside-toplevel
-  return codec.load(name_or_path)
+  return codec_lib.load(name_or_path)
 
 
 def _print_quality(x, x_hat, num_bytes):
@@ -305,6 +332,7 @@ def parse_args(argv):
 # What a user can cause by bad input: one line and exit status 1.
 _USER_ERRORS = (bitstream.BitstreamError, images.ImageError,
                 model_file.ModelFileError, data.DataError, UsageError,
+                codec_lib.TargetRateError,
                 FloatingPointError, OSError)
 
 

@@ -151,3 +151,32 @@ class Codec:
 def load(name_or_path=None):
   """Codec for a model file path or a shipped model name (default model)."""
   return Codec(model_file.load(zoo.resolve(name_or_path)))
+
+
+class TargetRateError(ValueError):
+  """No candidate model codes the image at or under the requested rate."""
+
+
+def compress_to_target(x, target_bpp, names):
+  """(name, bitstream) of the highest-rate model whose file fits target_bpp.
+
+  `names` are models in increasing order of rate (a zoo ladder). Rate
+  grows along the ladder on any image, so a binary search needs to load
+  and run only about log2(len(names)) of them; every answer it returns is
+  an actual bitstream of at most target_bpp.
+  """
+  max_bytes = int(target_bpp * x.shape[0] * x.shape[1] / 8)
+  best, low, high = None, 0, len(names) - 1
+  while low <= high:
+    middle = (low + high) // 2
+    data = load(names[middle]).compress(x)
+    if len(data) <= max_bytes:
+      best, low = (names[middle], data), middle + 1
+    else:
+      high = middle - 1
+  if best is None:  # The search ended on names[0], which did not fit.
+    bpp = 8 * len(data) / (x.shape[0] * x.shape[1])
+    raise TargetRateError(
+        f"--target_bpp {target_bpp:g} is below what the lowest-rate model, "
+        f"{names[0]}, gives on this image ({bpp:.4f} bpp).")
+  return best

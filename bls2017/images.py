@@ -52,6 +52,18 @@ def read(path, channels=3):
   return array
 
 
+def channels_of(path):
+  """1 if the image at `path` is grayscale (with or without alpha), else 3."""
+  try:
+    with Image.open(path) as image:
+      return 1 if image.mode in _GRAY_MODES else 3
+  except (OSError, SyntaxError, ValueError):
+    return 3  # read() reports the problem.
+
+
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
 def _convert(image, channels):
   """Converts a loaded PIL image to a uint8 array with `channels` channels."""
   if image.mode in ("I;16", "I;16B", "I;16L", "I"):

@@ -32,7 +32,10 @@ class LagrangianModel(tf.keras.Model):
     with tf.GradientTape() as tape:
       rate, distortion = self(x, training=True)
       loss = rate + self.lmbda * distortion
-    grads = tape.gradient(loss, self.trainable_variables)
+      # Replicas' gradients are summed; scale so that they average instead.
+      replicas = tf.distribute.get_strategy().num_replicas_in_sync
+      scaled_loss = loss / tf.cast(replicas, loss.dtype)
+    grads = tape.gradient(scaled_loss, self.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
     return self._track(loss, rate, distortion)
 

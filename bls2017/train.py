@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from bls2017 import data, model_file
@@ -29,19 +30,73 @@ def build_dataset(args, seed=None):
                            args.batchsize, args.channels)
 
 
+STRATEGIES = ("one_device", "mirrored", "multi_worker")
+
+
+def distribution_strategy(name):
+  """A tf.distribute strategy by name.
+
+  one_device: TensorFlow's default placement (the first GPU if there is
+  one, else the CPU); it is the default strategy rather than
+  OneDeviceStrategy, which Keras' BackupAndRestore refuses. mirrored: data
+  parallel over all local GPUs or, without GPUs, over all logical CPU
+  devices (useful only to test it). multi_worker: synchronous data parallel
+  over the workers that the TF_CONFIG environment variable describes.
+  """
+  if name == "one_device":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    devices = (tf.config.list_logical_devices("GPU") or
+               tf.config.list_logical_devices("CPU"))
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+  if name == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise ValueError(f"Unknown strategy {name!r} (known: {STRATEGIES}).")
+
+
+def warm_start(model, source):
+  """Copies `source`'s coding variables into `model`, adapting channels.
+
+  The filter counts must match. When the channel counts differ (an RGB
+  model starting a grayscale one, or the reverse), g_a's first kernel is
+  summed over the source's input channels -- a gray image replicated to RGB
+  gives exactly that response -- and g_s's last kernel and bias are
+  averaged over its output channels (gray as the mean of R, G and B); then
+  each is spread evenly over the target's channels. The RDFT kernel
+  parameters are linear in the kernel, so this is done on them directly.
+  """
+  if model.num_filters != source.num_filters:
+    raise model_file.ModelFileError(
+        f"--warm_start model has {source.num_filters} filters, this one "
+        f"{model.num_filters}; they must match.")
+  analysis = {id(v) for v in model.g_a.weights}
+  for target, value in zip(model.coding_variables, source.coding_variables):
+    value = value.numpy()
+    if value.shape != target.shape:
+      axis = [a for a, (m, n) in enumerate(zip(value.shape, target.shape))
+              if m != n][0]
+      if id(target) in analysis:  # Input channels: sum, then share out.
+        value = value.sum(axis, keepdims=True) / target.shape[axis]
+      else:  # Output channels: average.
+        value = value.mean(axis, keepdims=True)
+      value = np.repeat(value, target.shape[axis], axis)
+    target.assign(value)
+
+
 def train(args):
   """Trains per `args` (see the CLI's train flags); writes args.model_path."""
   if args.seed is not None:
     tf.keras.utils.set_random_seed(args.seed)
   dataset = build_dataset(args, args.seed)
-  if args.warm_start:
-    model = model_file.load(args.warm_start).model
-    model.lmbda = float(args.lmbda)
-  else:
-    model = BLS2017Model(args.lmbda, args.num_filters, args.channels)
+  source = model_file.load(args.warm_start) if args.warm_start else None
+  strategy = distribution_strategy(args.strategy)
   total_steps = args.epochs * args.steps_per_epoch
-  model.compile(optimizer=tf.keras.optimizers.Adam(
-      learning_rate(args.learning_rate, args.lr_schedule, total_steps)))
+  with strategy.scope():
+    model = BLS2017Model(args.lmbda, args.num_filters, args.channels)
+    if source:
+      warm_start(model, source.model)
+    model.compile(optimizer=tf.keras.optimizers.Adam(
+        learning_rate(args.learning_rate, args.lr_schedule, total_steps)))
   train_dir = args.train_dir or args.model_path + ".train"
   callbacks = [
       tf.keras.callbacks.TerminateOnNaN(),
@@ -68,7 +123,14 @@ def train(args):
       "seconds_this_run": round(time.time() - start, 1),
       "final_train_bpp": _last(history, "bpp"),
       "final_train_mse": _last(history, "mse"),
+      "replicas": strategy.num_replicas_in_sync,
   }
+  if source:
+    earlier = source.metadata.get("total_steps", source.metadata.get("steps"))
+    metadata["warm_start"] = {
+        "model": os.path.basename(args.warm_start),
+        "fingerprint": source.fingerprint.hex(), "steps": earlier}
+    metadata["total_steps"] = metadata["steps"] + (earlier or 0)
   model_file.save(model, args.model_path, metadata=metadata)
   return model
 

@@ -70,3 +70,62 @@ def test_train_missing_data_is_a_one_line_error(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and "matches no files" in err
   assert not os.path.exists(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("source_channels,channels", [(3, 1), (1, 3), (3, 3)])
+def test_warm_start_across_channels(source_channels, channels):
+  """A gray image gets the same latents and (channel-averaged) output."""
+  import tensorflow as tf
+  from bls2017.model import BLS2017Model
+  from bls2017.train import warm_start
+  tf.keras.utils.set_random_seed(0)
+  source = BLS2017Model(0.01, 8, source_channels)
+  model = BLS2017Model(0.02, 8, channels)
+  warm_start(model, source)
+  gray = synthetic_image(32, 48, 1).astype(np.float32)[None]
+  y_source = source.g_a(np.repeat(gray, source_channels, -1))
+  y = model.g_a(np.repeat(gray, channels, -1))
+  np.testing.assert_allclose(y, y_source, rtol=1e-4, atol=1e-3)
+  x_hat_source = np.mean(source.g_s(y), -1)
+  np.testing.assert_allclose(np.mean(model.g_s(y), -1), x_hat_source,
+                             rtol=1e-4, atol=1e-2)
+  for v, w in zip(model.prior.trainable_variables,
+                  source.prior.trainable_variables):
+    np.testing.assert_array_equal(v, w)
+
+
+def test_warm_start_needs_same_filters():
+  from bls2017.model import BLS2017Model
+  from bls2017.train import warm_start
+  with pytest.raises(ValueError, match="filters"):
+    warm_start(BLS2017Model(0.01, 8, 3), BLS2017Model(0.01, 16, 3))
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+  """--strategy mirrored splits each batch over 2 logical CPU devices."""
+  import subprocess
+  import sys
+  from test_cli import ROOT
+  pattern = _write_images(tmp_path / "train", [(48, 48), (40, 56)])
+  model_path = tmp_path / "m.npz"
+  script = f"""
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bls2017 import cli
+sys.argv = ["bls2017", "train", "--train_glob", {pattern!r}, "--model_path",
+            {str(model_path)!r}, "--num_filters", "8", "--patchsize", "32",
+            "--batchsize", "4", "--epochs", "1", "--steps_per_epoch", "3",
+            "--seed", "0", "--verbose", "0", "--strategy", "mirrored"]
+cli.run()
+"""
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  trained = model_file.load(str(model_path))
+  assert trained.metadata["replicas"] == 2
+  assert trained.metadata["steps"] == 3
+  assert np.isfinite(trained.metadata["final_train_bpp"])

@@ -11,14 +11,23 @@ import os
 from bls2017 import model_file
 
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
-DEFAULT = "bls2017-mse-0.01"
+DEFAULT = "bls2017-mse-4"
 VALIDATION_SET = "CBSD68 (24 colour BSD68 images, 481x321)"
 
 
 def catalog():
-  """{name: entry} for every shipped model, in order of rate."""
+  """{name: entry} for every shipped model: RGB, then grayscale, each in
+  increasing order of rate."""
   with open(os.path.join(ZOO_DIR, "models.json")) as f:
     return json.load(f)
+
+
+def ladder(channels):
+  """Names of the shipped models with `channels`, in increasing rate."""
+  entries = [(entry["validation"]["bpp"], name)
+             for name, entry in catalog().items()
+             if entry["channels"] == channels]
+  return [name for _, name in sorted(entries)]
 
 
 def resolve(name_or_path):

@@ -19,7 +19,7 @@ from bls2017 import codec, evaluation, images, model_file, zoo
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("name", help="Zoo name, e.g. bls2017-mse-0.01.")
+  parser.add_argument("name", help="Zoo name, e.g. bls2017-mse-4.")
   parser.add_argument("model_path", help="Model file written by `train`.")
   parser.add_argument("--validation_images", required=True,
                       help="Directory or glob of validation images.")
@@ -34,8 +34,11 @@ def main():
   args = parser.parse_args()
 
   loaded = model_file.load(args.model_path)
+  model_codec = codec.Codec(loaded)
   records = evaluation.evaluate_codec(
-      codec.Codec(loaded), evaluation.image_paths(args.validation_images))
+      model_codec, evaluation.image_paths(args.validation_images))
+  # A fixed image every checkout has, to test the shipped file against.
+  sample = images.read(images.sample_photo(), model_codec.channels)
   summary = evaluation.summarize(records)
   target = os.path.join(zoo.ZOO_DIR, args.name + ".npz")
   if os.path.abspath(args.model_path) != os.path.abspath(target):
@@ -50,14 +53,15 @@ def main():
       "training": dict(loaded.metadata, hardware=args.hardware,
                        wall_time_hours=args.wall_time_hours,
                        **({"note": args.note} if args.note else {})),
+      "sample_photo_bytes": len(model_codec.compress(sample)),
       "validation": {
           "images": args.validation_name,
           **{k: round(summary[k], 5) for k in
              ("bpp", "estimated_bpp", "psnr", "ms_ssim", "ms_ssim_db",
               "encoding_time", "decoding_time")}},
   }
-  ordered = dict(sorted(catalog.items(),
-                        key=lambda item: item[1]["validation"]["bpp"]))
+  ordered = dict(sorted(catalog.items(), key=lambda item: (
+      -item[1]["channels"], item[1]["validation"]["bpp"])))
   with images.atomic_output(os.path.join(zoo.ZOO_DIR, "models.json")) as f:
     f.write((json.dumps(ordered, indent=2) + "\n").encode())
   print(json.dumps(catalog[args.name], indent=2))

@@ -1,0 +1,118 @@
+"""Every shipped model: loads, round-trips bit-exactly, keeps its rate;
+choosing a model by target rate."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bls2017 import codec, images, zoo
+from test_cli import ROOT, run_cli
+
+NAMES = list(zoo.catalog())
+
+
+def _sample(channels):
+  return images.read(images.sample_photo(), channels)
+
+
+def test_zoo_fits_in_the_repository_budget():
+  total = sum(os.path.getsize(os.path.join(zoo.ZOO_DIR, name + ".npz"))
+              for name in NAMES)
+  assert total < 40e6
+
+
+@pytest.mark.parametrize("channels", (1, 3))
+def test_ladders_are_named_in_rate_order(channels):
+  ladder = zoo.ladder(channels)
+  lambdas = [zoo.catalog()[name]["lambda"] for name in ladder]
+  assert lambdas == sorted(lambdas)
+  assert ladder == sorted(ladder, key=lambda n: int(n.rsplit("-", 1)[1]))
+
+
+@pytest.fixture(scope="module")
+def encoded_elsewhere(tmp_path_factory):
+  """{name: (bitstream, decoded bytes)} from a separate process."""
+  out = tmp_path_factory.mktemp("zoo") / "encoded.npz"
+  script = f"""
+import numpy as np
+from bls2017 import codec, images, zoo
+arrays = {{}}
+for name in zoo.catalog():
+  c = codec.load(name)
+  data = c.compress(images.read(images.sample_photo(), c.channels))
+  arrays[name + "/data"] = np.frombuffer(data, np.uint8)
+  arrays[name + "/x_hat"] = c.decompress(data)
+np.savez({str(out)!r}, **arrays)
+"""
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3",
+             OMP_NUM_THREADS="1")
+  result = subprocess.run([sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr
+  with np.load(out) as arrays:
+    return {name: (arrays[name + "/data"].tobytes(), arrays[name + "/x_hat"])
+            for name in NAMES}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
+  entry = zoo.catalog()[name]
+  model = codec.load(name)
+  assert model.fingerprint.hex() == entry["fingerprint"]
+  assert (model.channels, model.model.lmbda) == (entry["channels"],
+                                                 entry["lambda"])
+  x = _sample(model.channels)
+  data = model.compress(x)
+  assert len(data) <= entry["sample_photo_bytes"]
+  x_hat = model.decompress(data)
+  assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+  # Decoding is bit-exact across processes, whichever process encoded.
+  other_data, other_x_hat = encoded_elsewhere[name]
+  np.testing.assert_array_equal(model.decompress(other_data), other_x_hat)
+  np.testing.assert_array_equal(x_hat, model.decompress(data))
+
+
+def _target_bytes_to_bpp(num_bytes, x):
+  return 8 * num_bytes / (x.shape[0] * x.shape[1])
+
+
+def test_target_bpp_picks_the_highest_model_that_fits(tmp_path, capsys):
+  ladder = zoo.ladder(3)
+  x = _sample(3)
+  sizes = [zoo.catalog()[n]["sample_photo_bytes"] for n in ladder]
+  # Just under the second-highest model's size.. and at the top one's.
+  for pick in sorted({max(len(ladder) - 2, 0), len(ladder) - 1}):
+    target = _target_bytes_to_bpp(sizes[pick] + 1, x)
+    output = tmp_path / f"{pick}.tfci"
+    assert run_cli("compress", images.sample_photo(), output,
+                   "--target_bpp", target) == 0
+    assert f"Model {ladder[pick]} " in capsys.readouterr().out
+    assert os.path.getsize(output) == sizes[pick]
+
+
+def test_target_bpp_below_the_ladder_is_refused(tmp_path, capsys):
+  output = tmp_path / "low.tfci"
+  assert run_cli("compress", images.sample_photo(), output,
+                 "--target_bpp", "0.001") == 1
+  error = capsys.readouterr().err
+  assert "below what the lowest-rate model" in error
+  assert error.count("\n") == 1 and not output.exists()
+
+
+def test_target_bpp_and_model_are_exclusive(capsys):
+  assert run_cli("compress", images.sample_photo(), "--target_bpp", "1",
+                 "--model", zoo.DEFAULT) == 1
+  assert "not both" in capsys.readouterr().err
+
+
+def test_models_lists_every_zoo_model(capsys):
+  assert run_cli("models") == 0
+  printed = capsys.readouterr().out
+  for name, entry in zoo.catalog().items():
+    assert name in printed
+    assert f"{entry['validation']['bpp']:.3f}" in printed
+  json.dumps(zoo.catalog())  # Serialisable as shipped.
