@@ -1,0 +1,169 @@
+"""What bounds training speed: input pipeline, transforms, GDN, prior, XLA.
+
+    python -m bls2017.training_benchmark --train_glob='photos/**/*.png' \
+        [--patchsize 128] [--batchsize 8] [--steps 20] [--output F.json]
+
+Measures, as the median seconds of --steps runs after a warm-up:
+  * input only: batches from the plain pipeline (each step reads and decodes
+    PNGs, then crops) and from the one the trainer uses (images decoded once,
+    cropped from memory, prefetched);
+  * a whole training step fed by each pipeline (as Keras fit would run it);
+  * on one fixed batch: the training step, its parts (the two transforms
+    with their GDNs, the GDN/IGDN layers alone, the prior's rate) and the
+    step compiled with XLA.
+"""
+
+import argparse
+import glob as glob_lib
+import json
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from bls2017 import data, images
+from bls2017.model import BLS2017Model
+
+
+def _median_seconds(fn, repeats):
+  fn()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def plain_pipeline(pattern, patchsize, batchsize):
+  """The naive tf.data input: decode a PNG for every patch."""
+  paths = sorted(glob_lib.glob(pattern, recursive=True))
+
+  def patch(path):
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3,
+                               expand_animations=False)
+    return tf.image.random_crop(image, (patchsize, patchsize, 3))
+  return (tf.data.Dataset.from_tensor_slices(paths).shuffle(len(paths))
+          .repeat().map(patch).batch(batchsize))
+
+
+def _gradient_seconds(fn, variables, inputs, repeats):
+  # Inputs are arguments, not captured constants, as in a training step.
+  @tf.function
+  def step(*inputs):
+    with tf.GradientTape() as tape:
+      loss = fn(*inputs)
+    return tape.gradient(loss, variables)
+  return _median_seconds(lambda: step(*inputs), repeats)
+
+
+def component_rows(model, batch, repeats):
+  """Forward + backward seconds of the training step and of its parts."""
+  x = tf.cast(batch, tf.float32)
+  y = model.g_a(x)
+  rows = []
+
+  def transforms(x):
+    y = model.g_a(x)
+    y_tilde = y + tf.random.uniform(tf.shape(y), -.5, .5)
+    return tf.reduce_mean(tf.square(x - model.g_s(y_tilde)))
+  gdns = [layer.activation for layer in model.g_a.layers[1:3] +
+          model.g_s.layers[0:2]]
+  gdn_inputs = [tf.random.normal(shape)
+                for shape in _gdn_input_shapes(model, x)]
+
+  def gdn_only(*inputs):
+    return tf.add_n([tf.reduce_sum(g(u)) for g, u in zip(gdns, inputs)])
+
+  def prior_only(y):
+    _, bits = model.entropy_model(compression=False,
+                                  offset_heuristic=False)(y, training=True)
+    return tf.reduce_sum(bits)
+  for what, fn, variables, inputs in (
+      ("g_a + g_s with GDN (fwd+bwd)", transforms,
+       model.g_a.trainable_variables + model.g_s.trainable_variables, [x]),
+      ("GDN/IGDN layers alone (fwd+bwd)", gdn_only,
+       [v for g in gdns for v in g.trainable_variables], gdn_inputs),
+      ("prior rate (fwd+bwd)", prior_only,
+       model.prior.trainable_variables, [y])):
+    rows.append({"what": what, "seconds": _gradient_seconds(
+        fn, variables, inputs, repeats)})
+  return rows
+
+
+def _gdn_input_shapes(model, x):
+  """Shapes of the tensors the four GDN/IGDN layers see for input x."""
+  shapes = []
+  u = x
+  for layer in model.g_a.layers[:3]:
+    u = layer(u)
+    if layer.name in ("layer_0", "layer_1"):
+      shapes.append(u.shape)
+  for layer in model.g_s.layers[:2]:
+    u = layer(u)
+    shapes.append(u.shape)
+  return shapes
+
+
+def step_rows(model, batch, plain, cached, repeats):
+  """Training step seconds: fixed batch, fed by each pipeline, and XLA."""
+  step = tf.function(model.train_step)
+  rows = [{"what": "train step, fixed batch",
+           "seconds": _median_seconds(lambda: step(batch), repeats)}]
+  for what, iterator in (("plain", plain), ("decoded once", cached)):
+    rows.append({"what": f"train step fed by {what} input",
+                 "seconds": _median_seconds(lambda: step(next(iterator)),
+                                            repeats)})
+  try:
+    xla = tf.function(model.train_step, jit_compile=True)
+    rows.append({"what": "train step, fixed batch, XLA",
+                 "seconds": _median_seconds(lambda: xla(batch), repeats)})
+  except (tf.errors.OpError, ValueError) as e:
+    rows.append({"what": f"train step with XLA: fails ({type(e).__name__})"})
+  return rows
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--train_glob", required=True,
+                      help="Glob of training PNGs (** recurses).")
+  parser.add_argument("--patchsize", type=int, default=128)
+  parser.add_argument("--batchsize", type=int, default=8)
+  parser.add_argument("--num_filters", type=int, default=128)
+  parser.add_argument("--steps", type=int, default=20,
+                      help="Timed repetitions of each measurement.")
+  parser.add_argument("--output", default="training_benchmark.json")
+  args = parser.parse_args()
+
+  plain = iter(plain_pipeline(args.train_glob, args.patchsize,
+                              args.batchsize))
+  start = time.perf_counter()
+  arrays = data.load_images(args.train_glob, 3, args.patchsize)
+  rows = [{"what": f"decode {len(arrays)} training images once",
+           "seconds": time.perf_counter() - start}]
+  cached = iter(data.patch_dataset(arrays, args.patchsize, args.batchsize))
+  rows += [{"what": "input only: plain (decode PNG per patch)",
+            "seconds": _median_seconds(lambda: next(plain), args.steps)},
+           {"what": "input only: decoded once, prefetched",
+            "seconds": _median_seconds(lambda: next(cached), args.steps)}]
+  tf.keras.utils.set_random_seed(0)
+  model = BLS2017Model(num_filters=args.num_filters)
+  model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
+  batch = next(cached)
+  rows += step_rows(model, batch, plain, cached, args.steps)
+  rows += component_rows(model, batch, args.steps)
+  for row in rows:
+    if "seconds" in row:
+      row["per_second"] = 1 / row["seconds"]
+    figures = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
+                        if k != "what")
+    print(f"{row['what']:<44}{figures}")
+  with images.atomic_output(args.output) as f:
+    f.write(json.dumps({"config": vars(args), "rows": rows},
+                       indent=2).encode())
+  print(f"Wrote {args.output}")
+
+
+if __name__ == "__main__":
+  main()
