@@ -19,6 +19,7 @@ import json
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_compression as tfc
 
 from bls2017 import images
 from bls2017.model import BLS2017Model
@@ -29,8 +30,21 @@ class ModelFileError(ValueError):
 
 
 def coding_tables(model):
-  """Builds the range-coding tables of `model`'s prior."""
-  entropy_model = model.entropy_model(compression=True)
+  """Builds the range-coding tables of `model`'s prior, in float64.
+
+  In float32, the quantization offsets (medians found by TFC's iterative
+  tail estimation) move by up to ~2e-6 with the math library's rounding:
+  oneDNN on or off gives different offsets from the same weights. In
+  float64 those differences are far below float32 resolution, so the tables
+  recomputed under any setting equal the stored ones.
+  """
+  prior = tfc.NoisyDeepFactorized(batch_shape=(model.num_filters,),
+                                  dtype=tf.float64)
+  for target, source in zip(prior.trainable_variables,
+                            model.prior.trainable_variables):
+    target.assign(tf.cast(source, tf.float64))
+  entropy_model = tfc.ContinuousBatchedEntropyModel(
+      prior, coding_rank=3, compression=True)
   offset = entropy_model.quantization_offset
   if offset is None:
     offset = tf.zeros((model.num_filters,))

@@ -83,6 +83,26 @@ def warm_start(model, source):
     target.assign(value)
 
 
+class FiniteBackupAndRestore(tf.keras.callbacks.BackupAndRestore):
+  """BackupAndRestore that never overwrites a checkpoint with a NaN state.
+
+  A non-finite loss has already been applied to the weights when the
+  batch ends; saving then would replace the last good checkpoint.
+  """
+
+  def on_train_batch_end(self, batch, logs=None):
+    if _finite(logs):
+      super().on_train_batch_end(batch, logs)
+
+  def on_epoch_end(self, epoch, logs=None):
+    if _finite(logs):
+      super().on_epoch_end(epoch, logs)
+
+
+def _finite(logs):
+  return math.isfinite(float((logs or {}).get("loss", 0.0)))
+
+
 def train(args):
   """Trains per `args` (see the CLI's train flags); writes args.model_path."""
   if args.seed is not None:
@@ -101,7 +121,7 @@ def train(args):
   callbacks = [
       tf.keras.callbacks.TerminateOnNaN(),
       # Checkpoints model, optimizer and step; a restart resumes from here.
-      tf.keras.callbacks.BackupAndRestore(
+      FiniteBackupAndRestore(
           os.path.join(train_dir, "backup"),
           save_freq=args.checkpoint_every, delete_checkpoint=False),
       tf.keras.callbacks.TensorBoard(

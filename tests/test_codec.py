@@ -64,6 +64,20 @@ def test_stored_tables_are_used_not_recomputed(rgb_model_path):
   np.testing.assert_array_equal(entropy_model.cdf.numpy(), stored)
 
 
+def test_model_file_with_altered_tables_refuses_old_bitstreams(
+    rgb_codec, rgb_model_path, tmp_path):
+  """Tables are part of the model's identity: a mismatch is not decoded."""
+  data = rgb_codec.compress(synthetic_image(32, 48))
+  with np.load(rgb_model_path) as archive:
+    arrays = {name: archive[name] for name in archive.files}
+  arrays["cdf"] = arrays["cdf"].copy()
+  arrays["cdf"][1] += 1
+  altered = tmp_path / "altered.npz"
+  np.savez(altered, **arrays)
+  with pytest.raises(bitstream.WrongModelError):
+    codec.load(str(altered)).decompress(data)
+
+
 def test_wrong_model_refused(rgb_codec, other_rgb_model_path):
   other = codec.load(other_rgb_model_path)
   data = other.compress(synthetic_image(32, 32))

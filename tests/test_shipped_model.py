@@ -15,7 +15,7 @@ from test_cli import run_cli, run_subprocess
 
 GOLDEN_INPUT = (80, 112)  # height, width: not multiples of 16 on purpose.
 GOLDEN_BITSTREAM_SHA256 = (
-    "55854a209bd12c3464184c7d5766462b6d339c702e006a27acf952c35e014d36")
+    "b86806b040dbc0ca33cbe7ddc68e6e3dfb62dcf60b92056cb5d68b3426f64836")
 GOLDEN_DECODED_SHA256 = (
     "a1694ca4afa8a38ac1877bc6164895a1878911f8de348c2dff733cfa410da66c")
 

@@ -129,3 +129,80 @@ cli.run()
   assert trained.metadata["replicas"] == 2
   assert trained.metadata["steps"] == 3
   assert np.isfinite(trained.metadata["final_train_bpp"])
+
+
+def _train_flags(tmp_path, **overrides):
+  pattern = _write_images(tmp_path / "train", [(48, 48), (40, 56)])
+  flags = {"--train_glob": pattern, "--model_path": tmp_path / "m.npz",
+           "--num_filters": 8, "--patchsize": 32, "--batchsize": 2,
+           "--steps_per_epoch": 3, "--checkpoint_every": 1, "--seed": 0,
+           "--verbose": 0, "--epochs": 1}
+  flags.update(overrides)
+  return ["train"] + [str(v) for kv in flags.items() for v in kv]
+
+
+ITERATIONS = "model/optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def _checkpoint(tmp_path):
+  import tensorflow as tf
+  reader = tf.train.load_checkpoint(
+      str(tmp_path / "m.npz.train" / "backup" / "chief"))
+  return {name: reader.get_tensor(name)
+          for name in reader.get_variable_to_shape_map()
+          if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+  assert run_cli(*_train_flags(tmp_path)) == 0
+  good_model = (tmp_path / "m.npz").read_bytes()
+  good = _checkpoint(tmp_path)
+  # Resuming with lambda = NaN makes the very next loss NaN.
+  assert run_cli(*_train_flags(tmp_path, **{"--lambda": "nan",
+                                            "--epochs": 2})) == 1
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "NaN or Inf" in err
+  after = _checkpoint(tmp_path)
+  assert after.keys() == good.keys()
+  for name, value in good.items():
+    np.testing.assert_array_equal(after[name], value, err_msg=name)
+  assert (tmp_path / "m.npz").read_bytes() == good_model
+
+
+def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
+  """Kill -9 a run several times; the same command finishes the schedule."""
+  import signal
+  import subprocess
+  import sys
+  import time
+  from test_cli import ROOT
+  argv = [sys.executable, "-m", "bls2017"] + _train_flags(
+      tmp_path, **{"--epochs": 4, "--steps_per_epoch": 5})
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+  index = tmp_path / "m.npz.train" / "backup" / "chief" / "checkpoint"
+  steps_seen = []
+  for delay in (0.0, 0.7, 1.9):
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    previous = index.stat().st_mtime if index.exists() else 0
+    deadline = time.time() + 240
+    # Kill some time after the run has written a new checkpoint.
+    while (not index.exists() or index.stat().st_mtime == previous):
+      assert process.poll() is None and time.time() < deadline
+      time.sleep(0.05)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    state = _checkpoint(tmp_path)  # Never left unreadable.
+    steps_seen.append(int(state[ITERATIONS]))
+  assert not (tmp_path / "m.npz").exists()
+  # Each run resumed where the last checkpoint left off (a fresh start would
+  # checkpoint step 1 again), and none finished the schedule.
+  assert all(a < b for a, b in zip(steps_seen, steps_seen[1:])), steps_seen
+  assert steps_seen[-1] < 20
+  print("iterations at each kill:", steps_seen)
+  result = subprocess.run(argv, env=env, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr
+  finished = model_file.load(str(tmp_path / "m.npz"))
+  assert finished.metadata["steps"] == 20
