@@ -4,10 +4,16 @@ Every case must end in a correct-shape image or a BitstreamError — never
 another exception. Half the cases recompute the integrity check after
 mutating the payload, so that the range decoder itself sees garbage.
 
-The suite runs 300 cases; a long run sets the count:
-    BLS2017_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz.py
+The suite runs 300 cases; a long run sets the count, and can write the
+table of outcomes (mutation kind x result) as JSON:
+    BLS2017_FUZZ_EXAMPLES=10000 BLS2017_FUZZ_REPORT=fuzz.json \
+        pytest tests/test_fuzz.py -s
+Each case is bounded in time by hypothesis' deadline.
 """
 
+import collections
+import datetime
+import json
 import os
 
 import numpy as np
@@ -17,6 +23,22 @@ from hypothesis import strategies as st
 
 from bls2017 import bitstream, codec
 from synthetic import synthetic_image
+
+
+OUTCOMES = collections.Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def outcome_table():
+  yield
+  rows = sorted(OUTCOMES.items())
+  print(f"\n{sum(OUTCOMES.values())} fuzz cases:")
+  for (kind, outcome), count in rows:
+    print(f"  {kind:<10}{outcome:<28}{count:>7}")
+  if os.environ.get("BLS2017_FUZZ_REPORT"):
+    with open(os.environ["BLS2017_FUZZ_REPORT"], "w") as f:
+      json.dump([{"mutation": k, "outcome": o, "cases": n}
+                 for (k, o), n in rows], f, indent=2)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +77,7 @@ def _resign(data):
 
 
 @settings(max_examples=int(os.environ.get("BLS2017_FUZZ_EXAMPLES", 300)),
-          deadline=None,
+          deadline=datetime.timedelta(seconds=30),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(index=st.integers(0, 5), other=st.integers(0, 5),
        kind=st.sampled_from(["flip", "truncate", "extend", "splice",
@@ -74,8 +96,10 @@ def test_mutated_bitstreams(streams, index, other, kind, position, value,
     mutated = _resign(mutated)
   try:
     x_hat = model.decompress(mutated)
-  except bitstream.BitstreamError:
+  except bitstream.BitstreamError as e:
+    OUTCOMES[kind, type(e).__name__] += 1
     return
   header, _ = bitstream.unpack(mutated)
   assert x_hat.shape == (header.height, header.width, model.channels)
   assert x_hat.dtype == np.uint8
+  OUTCOMES[kind, "decoded" if mutated != data else "decoded (unchanged)"] += 1
