@@ -1,11 +1,13 @@
 """Speed benchmark: model load, warm encode/decode, training steps, memory.
 
     python -m bls2017.benchmark [--model NAME] [--image photo.png]
-        [--repeats 5] [--output benchmark.json]
+        [--sizes 768x512,1920x1080] [--repeats 5] [--output benchmark.json]
 
 Each figure is the median of --repeats runs after one warm-up run. Images
 are the given photo (default: matplotlib's sample photograph) resized to
-each size. Peak memory is the process's maximum resident set size.
+each size. Peak memory is the process's maximum resident set size, so
+measure one large size per run to attribute it, e.g.
+    python -m bls2017.benchmark --sizes 7680x4320 --repeats 1 --skip_training
 """
 
 import argparse
@@ -22,7 +24,7 @@ from bls2017 import codec as codec_lib
 from bls2017 import data, images, metrics
 from bls2017.model import BLS2017Model
 
-SIZES = ((768, 512), (1920, 1080))
+SIZES = "768x512,1920x1080"
 
 
 def _median_seconds(fn, repeats):
@@ -39,12 +41,21 @@ def _peak_rss_mb():
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def codec_speed(model, photo, repeats):
+def parse_sizes(text):
+  """'768x512,1920x1080' -> [(768, 512), (1920, 1080)] (width x height)."""
+  try:
+    return [tuple(int(n) for n in size.split("x")) for size in
+            text.split(",")]
+  except ValueError:
+    raise SystemExit(f"--sizes {text!r}: expected WxH[,WxH...]") from None
+
+
+def codec_speed(model, photo, repeats, sizes):
   start = time.perf_counter()
   codec = codec_lib.load(model)
   rows = [{"what": "model load (s)", "seconds": time.perf_counter() - start}]
   source = Image.fromarray(images.read(photo, codec.channels).squeeze())
-  for width, height in SIZES:
+  for width, height in sizes:
     x = np.asarray(source.resize((width, height), Image.LANCZOS))
     x = x.reshape(height, width, codec.channels)
     data_ = codec.compress(x)
@@ -77,11 +88,14 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--model", default=None, help="Model file or name.")
   parser.add_argument("--image", default=None, help="Photo to resize.")
+  parser.add_argument("--sizes", default=SIZES,
+                      help="Image sizes to encode and decode, WxH,...")
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--skip_training", action="store_true")
   parser.add_argument("--output", default="benchmark.json")
   args = parser.parse_args()
-  rows = codec_speed(args.model, args.image or images.sample_photo(), args.repeats)
+  rows = codec_speed(args.model, args.image or images.sample_photo(),
+                     args.repeats, parse_sizes(args.sizes))
   if not args.skip_training:
     rows.append(training_speed(args.repeats))
   rows.append({"what": "peak memory (MB)", "megabytes": _peak_rss_mb()})
