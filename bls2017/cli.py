@@ -135,7 +135,7 @@ def _add_codec_parsers(subparsers):
   p.add_argument("images", help="Directory or glob of PNG/JPEG images.")
   p.add_argument("--model", "--model_path", dest="models", action="append",
                  help="Model file or shipped model name; repeat for several."
-                 " Default: all shipped models.")
+                 " Default: the shipped RGB models.")
   p.add_argument("--output_dir", default="results",
                  help="Where to write JSON and CSV.")
   p.add_argument("--codecs", default="jpeg,jpeg2000,webp,avif",
@@ -222,7 +222,7 @@ def _export(args):
 def _evaluate(args):
   from bls2017 import evaluation  # pylint: disable=import-outside-toplevel
   paths = evaluation.image_paths(args.images)
-  names = args.models or list(zoo.catalog())
+  names = args.models or zoo.ladder(3)
   baseline_codecs = [c for c in args.codecs.split(",") if c]
   unknown = set(baseline_codecs) - set(baselines.CODECS)
   if unknown:

@@ -167,9 +167,10 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   for name, codec in zip(names, codecs):
     records = evaluate_codec(codec, paths, progress)
     per_model.append(records)
-    rows += [dict(method="bls2017", model=name, **r) for r in records]
-    curves.setdefault("bls2017", []).append(
-        dict(summarize(records), model=name))
+    # Grayscale models are measured on luma: a curve of their own.
+    method = "bls2017" if codec.channels == 3 else "bls2017-gray"
+    rows += [dict(method=method, model=name, **r) for r in records]
+    curves.setdefault(method, []).append(dict(summarize(records), model=name))
   for baseline in baseline_codecs:
     sweep = evaluate_baseline(baseline, paths, progress=progress)
     curves[baseline] = [dict(summarize(r), quality=q)
@@ -183,8 +184,9 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
         matched.append(dict(model=name, method=baseline, **rate_matched(
             baseline, path, x, record["bytes"])))
   for method, summaries in curves.items():
-    description = baselines.DESCRIPTIONS.get(
-        method, f"Balle et al. 2017 ({', '.join(names)})")
+    description = baselines.DESCRIPTIONS.get(method) or (
+        "Balle et al. 2017 (" + ", ".join(s["model"] for s in summaries) +
+        ")")
     write_json(os.path.join(output_dir, f"{method}.json"),
                compressai_json(method, description, summaries))
   write_csv(os.path.join(output_dir, "per_image.csv"), rows)
@@ -223,7 +225,7 @@ def _label(name, x, data, x_hat):
 
 def _plot(curves, output_dir, count):
   from bls2017 import plots  # pylint: disable=import-outside-toplevel
-  labels = {m: baselines.DESCRIPTIONS.get(m, "bls2017 (this codec)")
+  labels = {m: baselines.DESCRIPTIONS.get(m, f"{m} (this codec)")
             for m in curves}
   labelled = {labels[m]: s for m, s in curves.items()}
   plots.rd_curves(os.path.join(output_dir, "rd_psnr.png"), labelled, "psnr",
