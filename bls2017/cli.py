@@ -257,15 +257,19 @@ def _evaluate(args):
 
 def _models(args):
   del args
-  print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}"
+  print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}{'steps':>8}"
         f"{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")
   for name, entry in zoo.catalog().items():
     figures = entry.get("validation", {})
+    steps = entry["training"].get("total_steps") or entry["training"]["steps"]
     print(f"{name:<24}{entry['channels']:>3}{entry['lambda']:>8g}"
-          f"{entry['num_filters']:>8}{figures.get('bpp', float('nan')):>8.3f}"
+          f"{entry['num_filters']:>8}{steps:>8}"
+          f"{figures.get('bpp', float('nan')):>8.3f}"
           f"{figures.get('psnr', float('nan')):>8.2f}"
           f"{figures.get('ms_ssim', float('nan')):>9.4f}")
-  print(f"Validation figures: mean over {zoo.VALIDATION_SET}.")
+  print(f"Validation figures: mean over {zoo.VALIDATION_SET}; grayscale "
+        "models on their luma. `bls2017/zoo/models.json` has each model's "
+        "training command, hardware and wall time.")
 
 
 def _demo(args):

@@ -29,6 +29,9 @@ def main():
                       help="What it was trained on.")
   parser.add_argument("--wall_time_hours", type=float, required=True,
                       help="Total training wall time.")
+  parser.add_argument("--total_steps", type=int, default=None,
+                      help="Steps including the models it was warm-started "
+                      "from. Default: as recorded in the model file.")
   parser.add_argument("--note", default=None,
                       help="Anything else a reproducer must know.")
   args = parser.parse_args()
@@ -53,6 +56,8 @@ def main():
       "num_filters": model.num_filters,
       "fingerprint": loaded.fingerprint.hex(),
       "training": dict(loaded.metadata, hardware=args.hardware,
+                       total_steps=args.total_steps or loaded.metadata.get(
+                           "total_steps", loaded.metadata.get("steps")),
                        wall_time_hours=args.wall_time_hours,
                        **({"note": args.note} if args.note else {})),
       "sample_photo_bytes": len(model_codec.compress(sample)),
