@@ -26,7 +26,8 @@ SCRIPT = textwrap.dedent("""
       tables = model_file.coding_tables(c.model)
       print(name, "tables", all(np.array_equal(tables[k], c.loaded.tables[k])
                                 for k in tables))
-      data = c.compress(np.load(sys.argv[2]))
+      image = np.load(sys.argv[2])
+      data = c.compress(image if c.channels == 3 else image[..., :1])
       reference = open(sys.argv[3] + name, "rb").read() if len(sys.argv) > 4 \\
           else data
       if len(sys.argv) <= 4:

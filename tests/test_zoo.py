@@ -116,3 +116,14 @@ def test_models_lists_every_zoo_model(capsys):
     assert name in printed
     assert f"{entry['validation']['bpp']:.3f}" in printed
   json.dumps(zoo.catalog())  # Serialisable as shipped.
+
+
+def test_target_bpp_codes_grayscale_images_with_the_grayscale_ladder(
+    tmp_path, capsys):
+  from PIL import Image
+  path = tmp_path / "gray.png"
+  Image.fromarray(_sample(1)[..., 0]).save(path)
+  assert run_cli("compress", path, "--target_bpp", "2") == 0
+  assert f"Model {zoo.ladder(1)[-1]} " in capsys.readouterr().out
+  assert codec.load(zoo.ladder(1)[-1]).decompress(
+      (tmp_path / "gray.png.tfci").read_bytes()).shape[-1] == 1
