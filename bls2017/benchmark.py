@@ -27,7 +27,7 @@ from bls2017.model import BLS2017Model
 SIZES = "768x512,1920x1080"
 
 
-def _median_seconds(fn, repeats):
+def median_seconds(fn, repeats):
   fn()  # Warm-up: traces tf.functions, fills caches.
   times = []
   for _ in range(repeats):
@@ -62,7 +62,7 @@ def codec_speed(model, photo, repeats, sizes):
     megapixels = width * height / 1e6
     for what, fn in (("encode", lambda: codec.compress(x)),
                      ("decode", lambda: codec.decompress(data_))):
-      seconds = _median_seconds(fn, repeats)
+      seconds = median_seconds(fn, repeats)
       rows.append({"what": f"{what} {width}x{height}", "seconds": seconds,
                    "megapixels_per_second": megapixels / seconds,
                    "bpp": metrics.bpp(len(data_), x)})
@@ -78,7 +78,7 @@ def training_speed(repeats, patchsize=256, batchsize=8, num_filters=128):
   model = BLS2017Model(num_filters=num_filters)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
   step = tf.function(model.train_step)
-  seconds = _median_seconds(lambda: step(next(batches)), repeats)
+  seconds = median_seconds(lambda: step(next(batches)), repeats)
   return {"what": f"train step ({batchsize}x{patchsize}^2, {num_filters} "
                   "filters)", "seconds": seconds,
           "steps_per_second": 1 / seconds}

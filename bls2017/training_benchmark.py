@@ -16,24 +16,14 @@ Measures, as the median seconds of --steps runs after a warm-up:
 import argparse
 import glob as glob_lib
 import json
-import statistics
 import time
 
 import numpy as np
 import tensorflow as tf
 
 from bls2017 import data, images
+from bls2017.benchmark import median_seconds as _median_seconds
 from bls2017.model import BLS2017Model
-
-
-def _median_seconds(fn, repeats):
-  fn()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def plain_pipeline(pattern, patchsize, batchsize):
