@@ -18,7 +18,6 @@ import glob as glob_lib
 import json
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from bls2017 import data, images
