@@ -169,8 +169,7 @@ def _compress(args):
   output = args.output_file or args.input_file + ".tfci"
   _refuse_overwriting_input(args.input_file, output)
   if args.target_bpp is not None:
-    name, x, data = _compress_to_target(args)
-    codec = codec_lib.load(name) if args.verbose else None
+    codec, x, data = _compress_to_target(args)
   else:
     codec = load_codec(args.model_path)
     x = images.read(args.input_file, codec.channels)
@@ -191,10 +190,11 @@ def _compress_to_target(args):
   names = (zoo.ladder(images.channels_of(args.input_file)) or
            zoo.ladder(3))
   x = images.read(args.input_file, zoo.catalog()[names[0]]["channels"])
-  name, data = codec_lib.compress_to_target(x, args.target_bpp, names)
+  name, codec, data = codec_lib.compress_to_target(x, args.target_bpp,
+                                                   names)
   print(f"Model {name} (the highest rate at or under {args.target_bpp:g} "
         "bpp)")
-  return name, x, data
+  return codec, x, data
 
 
 def _decompress(args):

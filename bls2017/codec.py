@@ -158,7 +158,7 @@ class TargetRateError(ValueError):
 
 
 def compress_to_target(x, target_bpp, names):
-  """(name, bitstream) of the highest-rate model whose file fits target_bpp.
+  """(name, codec, bitstream) of the highest-rate model fitting target_bpp.
 
   `names` are models in increasing order of rate (a zoo ladder). Rate
   grows along the ladder on any image, so a binary search needs to load
@@ -169,9 +169,10 @@ def compress_to_target(x, target_bpp, names):
   best, low, high = None, 0, len(names) - 1
   while low <= high:
     middle = (low + high) // 2
-    data = load(names[middle]).compress(x)
+    candidate = load(names[middle])
+    data = candidate.compress(x)
     if len(data) <= max_bytes:
-      best, low = (names[middle], data), middle + 1
+      best, low = (names[middle], candidate, data), middle + 1
     else:
       high = middle - 1
   if best is None:  # The search ended on names[0], which did not fit.
