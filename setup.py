@@ -1,4 +1,5 @@
-"""Installs the bls2017 codec (and the mnist_demo tutorial package)."""
+"""Installs the bls2017 codec, the related systems cae_admm and
+content_weighted, and the mnist_demo tutorial package."""
 
 from setuptools import find_packages, setup
 
@@ -32,11 +33,14 @@ setup(
     description="End-to-end optimized image compression (Balle, Laparra & "
     "Simoncelli, ICLR 2017) on TensorFlow Compression.",
     packages=find_packages(include=["bls2017", "bls2017.*", "mnist_demo",
-                                    "mnist_demo.*"]),
+                                    "mnist_demo.*", "cae_admm",
+                                    "content_weighted"]),
     package_data={"bls2017.zoo": ["*.npz", "*.json"]},
     python_requires=">=3.9,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
-    entry_points={"console_scripts": ["bls2017=bls2017.cli:run",
-                                      "mnist_demo=mnist_demo.cli:run"]},
+    entry_points={"console_scripts": [
+        "bls2017=bls2017.cli:run", "mnist_demo=mnist_demo.cli:run",
+        "cae_admm=cae_admm.cli:run",
+        "content_weighted=content_weighted.cli:run"]},
 )

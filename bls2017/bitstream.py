@@ -3,7 +3,9 @@
 Format version 1 (all integers big-endian):
 
     offset  size  field
-         0     2  magic, the ASCII bytes "BL"
+         0     2  magic: "BL" for bls2017; the related systems write the
+                  same header with "CA" (cae_admm) or "CW"
+                  (content_weighted) and their own payload
          2     1  format version (1)
          3     1  image channels (1 or 3)
          4     4  model fingerprint (first 4 bytes of SHA-256 over the model's
@@ -29,6 +31,8 @@ from bls2017.images import MAX_PIXELS
 
 MAGIC = b"BL"
 VERSION = 1
+# The same header serves the related systems; the magic names the system.
+SYSTEMS = {b"BL": "bls2017", b"CA": "cae_admm", b"CW": "content_weighted"}
 _FIELDS = struct.Struct(">2sBB4sHH")  # Bytes 0..11.
 CHECK_BYTES = 4
 HEADER_BYTES = _FIELDS.size + CHECK_BYTES
@@ -70,25 +74,28 @@ def checksum(data):
   return digest.numpy().tobytes()
 
 
-def pack(header, payload):
+def pack(header, payload, magic=MAGIC):
   """Returns the complete bitstream for `header` and `payload` (bytes)."""
-  fields = _FIELDS.pack(MAGIC, VERSION, header.channels, header.fingerprint,
+  fields = _FIELDS.pack(magic, VERSION, header.channels, header.fingerprint,
                         header.height, header.width)
   return fields + checksum(fields + payload) + payload
 
 
-def unpack(data, fingerprint=None):
+def unpack(data, fingerprint=None, magic=MAGIC):
   """Checks a bitstream and returns (Header, payload).
 
   Raises a BitstreamError subclass naming the problem. If `fingerprint` is
   given, a bitstream written by any other model raises WrongModelError.
   """
-  if len(data) < HEADER_BYTES or data[:2] != MAGIC:
-    if data[:2] == MAGIC:
+  if len(data) < HEADER_BYTES or data[:2] != magic:
+    if data[:2] == magic:
       raise NotABitstreamError(
           f"truncated bitstream: {len(data)} bytes, shorter than the "
           f"{HEADER_BYTES}-byte header.")
-    raise NotABitstreamError("not a bls2017 bitstream (bad magic bytes).")
+    other = SYSTEMS.get(bytes(data[:2]))
+    raise NotABitstreamError(
+        f"not a {SYSTEMS[magic]} bitstream (" +
+        (f"written by {other})." if other else "bad magic bytes)."))
   magic, version, channels, model, height, width = _FIELDS.unpack_from(data)
   if version != VERSION:
     raise UnsupportedVersionError(
@@ -116,24 +123,25 @@ def unpack(data, fingerprint=None):
 _BYTE_STRINGS = [bytes([i]) for i in range(256)]
 
 
-def _tf_bytes(values):
+def tf_bytes(values):
+  """In-graph: the bytes of int `values` (0..255) as one scalar string."""
   table = tf.constant(_BYTE_STRINGS)
   return tf.strings.reduce_join(tf.gather(table, tf.cast(values, tf.int32)))
 
 
 def _tf_checksum(data):
-  return _tf_bytes(tf.fingerprint(data[None])[0, :CHECK_BYTES])
+  return tf_bytes(tf.fingerprint(data[None])[0, :CHECK_BYTES])
 
 
-def tf_pack(channels, fingerprint, height, width, payload):
+def tf_pack(channels, fingerprint, height, width, payload, magic=MAGIC):
   """In-graph `pack`: height and width are int32 scalars, payload a string."""
   sides = tf.stack([height // 256, height % 256, width // 256, width % 256])
-  fields = MAGIC + bytes([VERSION, channels]) + fingerprint
-  fields = tf.constant(fields) + _tf_bytes(sides)
+  fields = magic + bytes([VERSION, channels]) + fingerprint
+  fields = tf.constant(fields) + tf_bytes(sides)
   return fields + _tf_checksum(fields + payload) + payload
 
 
-def tf_unpack(data, channels, fingerprint):
+def tf_unpack(data, channels, fingerprint, magic=MAGIC):
   """In-graph `unpack`: returns (height, width, payload) after checking.
 
   A failed check raises tf.errors.InvalidArgumentError with the same
@@ -144,8 +152,8 @@ def tf_unpack(data, channels, fingerprint):
   fields = tf.strings.substr(data, 0, _FIELDS.size)
   check = tf.strings.substr(data, _FIELDS.size, CHECK_BYTES)
   payload = tf.strings.substr(data, HEADER_BYTES, length - HEADER_BYTES)
-  _tf_check(tf.strings.substr(fields, 0, 2) == MAGIC,
-            "not a bls2017 bitstream (bad magic bytes)")
+  _tf_check(tf.strings.substr(fields, 0, 2) == magic,
+            f"not a {SYSTEMS[magic]} bitstream (bad magic bytes)")
   _tf_check(tf.strings.substr(fields, 2, 1) == bytes([VERSION]),
             "unsupported bitstream format version")
   _tf_check(_tf_checksum(fields + payload) == check,

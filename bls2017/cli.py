@@ -24,11 +24,12 @@ from bls2017 import codec as codec_lib
 from bls2017 import train as training
 
 
-def _add_model_flag(parser):
+def _add_model_flag(parser, required=False):
   parser.add_argument(
-      "--model_path", "--model", default=None,
-      help="Model file (.npz) written by `train`, or the name of a shipped "
-      "model (see `bls2017 models`). Default: the shipped default model.")
+      "--model_path", "--model", default=None, required=required,
+      help="Model file (.npz) written by `train` (of any system), or the "
+      "name of a shipped model (see `bls2017 models`)." +
+      ("" if required else " Default: the shipped default model."))
 
 
 def _add_train_parser(subparsers):
@@ -36,7 +37,27 @@ def _add_train_parser(subparsers):
       "train", help="Train a model on R + lambda * D.",
       description="Trains a model on random patches. Resumes from the last "
       "checkpoint in --train_dir when re-run with the same flags.")
-  p.add_argument("--model_path", default="bls2017.npz",
+  add_training_flags(p, "bls2017.npz", patchsize=256)
+  p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
+                 help="Weight of the MSE (0..255 scale) against the bit rate;"
+                 " higher means higher rate and quality.")
+  p.add_argument("--num_filters", type=int, default=128,
+                 help="Filters per layer (paper: 128; 192 or 256 for the "
+                 "highest rates).")
+  p.add_argument("--warm_start", default=None,
+                 help="Initialise from this model file (e.g. a neighbouring "
+                 "lambda) instead of at random.")
+  p.add_argument("--strategy", choices=training.STRATEGIES,
+                 default="one_device",
+                 help="tf.distribute strategy: one_device (first GPU, else "
+                 "CPU), mirrored (all local GPUs; the batch is split), "
+                 "multi_worker (the workers in TF_CONFIG).")
+  p.set_defaults(command=_train)
+
+
+def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
+  """The data, schedule and checkpoint flags every system's `train` has."""
+  p.add_argument("--model_path", default=model_path,
                  help="Where to write the trained model file.")
   p.add_argument("--train_dir", default=None,
                  help="Checkpoints and TensorBoard logs. "
@@ -46,34 +67,20 @@ def _add_train_parser(subparsers):
                  "Without it, the TFDS dataset --tfds_dataset_name is used.")
   p.add_argument("--tfds_dataset_name", default="clic",
                  help="TFDS dataset to train on when --train_glob is unset.")
-  p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
-                 help="Weight of the MSE (0..255 scale) against the bit rate;"
-                 " higher means higher rate and quality.")
-  p.add_argument("--num_filters", type=int, default=128,
-                 help="Filters per layer (paper: 128; 192 or 256 for the "
-                 "highest rates).")
   p.add_argument("--channels", type=int, choices=(1, 3), default=3,
                  help="3 for RGB, 1 for grayscale models.")
-  p.add_argument("--patchsize", type=int, default=256,
+  p.add_argument("--patchsize", type=int, default=patchsize,
                  help="Side of the random square training patches; images "
                  "smaller than this are skipped.")
   p.add_argument("--batchsize", type=int, default=8, help="Patches a step.")
   p.add_argument("--epochs", type=int, default=1000, help="Epochs to train.")
   p.add_argument("--steps_per_epoch", type=int, default=1000,
                  help="Steps per epoch.")
-  p.add_argument("--learning_rate", type=float, default=1e-4,
+  p.add_argument("--learning_rate", type=float, default=learning_rate,
                  help="Adam learning rate (peak rate with a schedule).")
   p.add_argument("--lr_schedule", choices=("constant", "cosine"),
                  default="constant",
                  help="cosine: decay to 1%% of the peak over all steps.")
-  p.add_argument("--warm_start", default=None,
-                 help="Initialise from this model file (e.g. a neighbouring "
-                 "lambda) instead of at random.")
-  p.add_argument("--strategy", choices=training.STRATEGIES,
-                 default="one_device",
-                 help="tf.distribute strategy: one_device (first GPU, else "
-                 "CPU), mirrored (all local GPUs; the batch is split), "
-                 "multi_worker (the workers in TF_CONFIG).")
   p.add_argument("--checkpoint_every", type=int, default=500,
                  help="Steps between checkpoints.")
   p.add_argument("--seed", type=int, default=None,
@@ -81,7 +88,6 @@ def _add_train_parser(subparsers):
   p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                  help="Keras verbosity: 1 is a progress bar, 2 a line per "
                  "epoch.")
-  p.set_defaults(command=_train)
 
 
 def _train(args):
@@ -89,7 +95,8 @@ def _train(args):
   print(f"Wrote {args.model_path}")
 
 
-def _add_codec_parsers(subparsers):
+def add_codec_parsers(subparsers, shipped=True):
+  """compress, decompress, export, evaluate (+ models, demo if shipped)."""
   p = subparsers.add_parser(
       "compress", help="Compress an image (PNG, JPEG, ...) to a .tfci file.")
   p.add_argument("input_file", help="Image to compress.")
@@ -101,7 +108,7 @@ def _add_codec_parsers(subparsers):
                  help="Instead of --model: the highest-rate shipped model "
                  "whose file stays at or under this many bits per pixel on "
                  "this image (grayscale images use the grayscale models).")
-  _add_model_flag(p)
+  _add_model_flag(p, required=not shipped)
   p.set_defaults(command=_compress)
 
   p = subparsers.add_parser(
@@ -109,7 +116,7 @@ def _add_codec_parsers(subparsers):
   p.add_argument("input_file", help="Bitstream to decode.")
   p.add_argument("output_file", nargs="?",
                  help="PNG image to write. Default: INPUT_FILE.png")
-  _add_model_flag(p)
+  _add_model_flag(p, required=not shipped)
   p.set_defaults(command=_decompress)
 
   p = subparsers.add_parser(
@@ -120,7 +127,7 @@ def _add_codec_parsers(subparsers):
       "serving_default signatures map uint8 [H, W, C] images to .tfci bytes "
       "and back.")
   p.add_argument("output_dir", help="Directory to write.")
-  _add_model_flag(p)
+  _add_model_flag(p, required=not shipped)
   p.set_defaults(command=_export)
 
   p = subparsers.add_parser(
@@ -149,6 +156,8 @@ def _add_codec_parsers(subparsers):
                  "128x128 patches (the paper's figure 4).")
   p.set_defaults(command=_evaluate)
 
+  if not shipped:
+    return
   p = subparsers.add_parser("models", help="List the shipped models.")
   p.set_defaults(command=_models)
 
@@ -161,7 +170,7 @@ def _add_codec_parsers(subparsers):
   p.add_argument("--output_dir", default=".",
                  help="Where to write the .tfci, its decoded PNG and the "
                  "JPEG.")
-  _add_model_flag(p)
+  _add_model_flag(p, required=not shipped)
   p.set_defaults(command=_demo)
 
 
@@ -321,27 +330,37 @@ class UsageError(ValueError):
   """A command-line request that cannot be carried out as given."""
 
 
-def parse_args(argv):
-  parser = argparse_flags.ArgumentParser(
-      description=__doc__.split("\n")[0],
-      formatter_class=argparse_flags.argparse.RawDescriptionHelpFormatter,
-      epilog=__doc__.split("\n", 1)[1])
-  subparsers = parser.add_subparsers(
-      title="commands", dest="command_name", required=True)
-  _add_train_parser(subparsers)
-  _add_codec_parsers(subparsers)
-  return parser.parse_args(argv[1:])
+def command_parser(doc, add_train_parser, shipped=True):
+  """parse_args(argv) for a system's command: `train` + the codec commands.
+
+  doc: the command module's docstring (first line: description; the rest:
+  usage examples).
+  """
+  def parse_args(argv):
+    parser = argparse_flags.ArgumentParser(
+        description=doc.split("\n")[0],
+        formatter_class=argparse_flags.argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split("\n", 1)[1])
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command_name", required=True)
+    add_train_parser(subparsers)
+    add_codec_parsers(subparsers, shipped)
+    return parser.parse_args(argv[1:])
+  return parse_args
+
+
+parse_args = command_parser(__doc__, _add_train_parser)
 
 
 # What a user can cause by bad input: one line and exit status 1.
-_USER_ERRORS = (bitstream.BitstreamError, images.ImageError,
+USER_ERRORS = (bitstream.BitstreamError, images.ImageError,
                 model_file.ModelFileError, data.DataError, UsageError,
                 codec_lib.TargetRateError,
                 FloatingPointError, OSError)
 
 
 def main(args):
-  run_reporting_errors(args, "bls2017", _USER_ERRORS)
+  run_reporting_errors(args, "bls2017", USER_ERRORS)
 
 
 def run_reporting_errors(args, program, errors):

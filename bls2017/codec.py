@@ -8,6 +8,8 @@ from the range-coding tables stored with the model, so encoder and decoder
 code with identical tables.
 """
 
+import importlib
+
 import tensorflow as tf
 import tensorflow_compression as tfc
 
@@ -26,12 +28,15 @@ def shared_entropy_model(tables, num_filters):
 class Compressor(tf.keras.Model):
   """uint8 image [H, W, C] -> complete bitstream (scalar tf.string)."""
 
-  def __init__(self, g_a, entropy_model, channels, fingerprint):
+  def __init__(self, g_a, entropy_model, channels, fingerprint,
+               stride=STRIDE, magic=bitstream.MAGIC):
     super().__init__(name="compressor")
     self.g_a = g_a
     self.entropy_model = entropy_model
     self.channels = channels
     self.fingerprint = fingerprint
+    self.stride = stride
+    self.magic = magic
     self.compress = tf.function(self._compress, input_signature=[
         tf.TensorSpec((None, None, channels), tf.uint8, name="image")])
 
@@ -40,21 +45,24 @@ class Compressor(tf.keras.Model):
 
   def _compress(self, x):
     height, width = tf.shape(x)[0], tf.shape(x)[1]
-    y = self.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
+    y = self.g_a(pad_to_stride(tf.cast(x, tf.float32), self.stride)[None])
     payload = self.entropy_model.compress(y)[0]
     return bitstream.tf_pack(self.channels, self.fingerprint, height, width,
-                             payload)
+                             payload, self.magic)
 
 
 class Decompressor(tf.keras.Model):
   """Complete bitstream (scalar tf.string) -> uint8 image [H, W, C]."""
 
-  def __init__(self, g_s, entropy_model, channels, fingerprint):
+  def __init__(self, g_s, entropy_model, channels, fingerprint,
+               stride=STRIDE, magic=bitstream.MAGIC):
     super().__init__(name="decompressor")
     self.g_s = g_s
     self.entropy_model = entropy_model
     self.channels = channels
     self.fingerprint = fingerprint
+    self.stride = stride
+    self.magic = magic
     self.decompress = tf.function(self._decompress, input_signature=[
         tf.TensorSpec((), tf.string, name="bitstream")])
 
@@ -63,8 +71,8 @@ class Decompressor(tf.keras.Model):
 
   def _decompress(self, data):
     height, width, payload = bitstream.tf_unpack(
-        data, self.channels, self.fingerprint)
-    latent_shape = (-(-height // STRIDE), -(-width // STRIDE))
+        data, self.channels, self.fingerprint, self.magic)
+    latent_shape = (-(-height // self.stride), -(-width // self.stride))
     y_hat = self.entropy_model.decompress(payload[None], latent_shape)
     x_hat = self.g_s(y_hat)[0, :height, :width]
     return tf.saturate_cast(tf.round(x_hat), tf.uint8)
@@ -80,14 +88,14 @@ def make_codec(loaded):
                    loaded.fingerprint))
 
 
-def pad_to_stride(x):
-  """Pads [H, W, C] by edge replication to multiples of STRIDE.
+def pad_to_stride(x, stride=STRIDE):
+  """Pads [H, W, C] by edge replication to multiples of `stride`.
 
   Replicating edges costs fewer bits than zeros; the decoder crops back.
   """
   height, width = tf.shape(x)[0], tf.shape(x)[1]
-  rows = tf.minimum(tf.range(-(-height // STRIDE) * STRIDE), height - 1)
-  cols = tf.minimum(tf.range(-(-width // STRIDE) * STRIDE), width - 1)
+  rows = tf.minimum(tf.range(-(-height // stride) * stride), height - 1)
+  cols = tf.minimum(tf.range(-(-width // stride) * stride), width - 1)
   return tf.gather(tf.gather(x, rows, axis=0), cols, axis=1)
 
 
@@ -95,20 +103,29 @@ class Codec:
   """A loaded model as a codec: numpy images in, bytes out, and back.
 
   `decompress` checks the header in Python first, so bad input raises a
-  `bitstream.BitstreamError` subclass naming the problem.
+  `bitstream.BitstreamError` subclass naming the problem. Subclasses for
+  the related systems set `magic` and `method` and override `make_codec`
+  and `information_content`.
   """
+
+  magic = bitstream.MAGIC
+  method = "bls2017"
+  description = "Balle et al. 2017"
 
   def __init__(self, loaded):
     self.loaded = loaded
     self.model = loaded.model
     self.channels = loaded.model.channels
     self.fingerprint = loaded.fingerprint
-    self.compressor, self.decompressor = make_codec(loaded)
+    self.compressor, self.decompressor = self.make_codec(loaded)
+
+  def make_codec(self, loaded):
     # For information_content: the prior's -log2 mass of the values the
     # codec actually codes (rounded with the stored offsets).
     self._estimator = self.model.entropy_model(
         compression=False,
         quantization_offset=loaded.tables["quantization_offset"])
+    return make_codec(loaded)
 
   def compress(self, x):
     """uint8 array [H, W, channels] -> bitstream bytes."""
@@ -139,7 +156,7 @@ class Codec:
     a bitstream of this model, including a payload that fails the range
     decoder's own check.
     """
-    bitstream.unpack(data, self.fingerprint)
+    bitstream.unpack(data, self.fingerprint, self.magic)
     try:
       return self.decompressor.decompress(data).numpy()
     except tf.errors.InvalidArgumentError:
@@ -149,8 +166,19 @@ class Codec:
 
 
 def load(name_or_path=None):
-  """Codec for a model file path or a shipped model name (default model)."""
-  return Codec(model_file.load(zoo.resolve(name_or_path)))
+  """Codec for a model file path or a shipped model name (default model).
+
+  A model file of a related system (`cae_admm`, `content_weighted`) gives
+  that system's codec, so every command and the evaluation take any of
+  them.
+  """
+  path = zoo.resolve(name_or_path)
+  system = model_file.system_of(path)
+  if system == "bls2017":
+    return Codec(model_file.load(path))
+  if system not in bitstream.SYSTEMS.values():
+    raise model_file.ModelFileError(f"{path}: unknown system {system!r}.")
+  return importlib.import_module(f"{system}.codec").load(path)
 
 
 class TargetRateError(ValueError):

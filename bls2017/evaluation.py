@@ -163,12 +163,13 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   """
   os.makedirs(output_dir, exist_ok=True)
   curves, rows, matched = {}, [], []
-  per_model = []
+  per_model, descriptions = [], dict(baselines.DESCRIPTIONS)
   for name, codec in zip(names, codecs):
     records = evaluate_codec(codec, paths, progress)
     per_model.append(records)
     # Grayscale models are measured on luma: a curve of their own.
-    method = "bls2017" if codec.channels == 3 else "bls2017-gray"
+    method = codec.method + ("" if codec.channels == 3 else "-gray")
+    descriptions.setdefault(method, codec.description)
     rows += [dict(method=method, model=name, **r) for r in records]
     curves.setdefault(method, []).append(dict(summarize(records), model=name))
   for baseline in baseline_codecs:
@@ -184,9 +185,9 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
         matched.append(dict(model=name, method=baseline, **rate_matched(
             baseline, path, x, record["bytes"])))
   for method, summaries in curves.items():
-    description = baselines.DESCRIPTIONS.get(method) or (
-        "Balle et al. 2017 (" + ", ".join(s["model"] for s in summaries) +
-        ")")
+    description = descriptions[method]
+    if method not in baselines.DESCRIPTIONS:
+      description += " (" + ", ".join(s["model"] for s in summaries) + ")"
     write_json(os.path.join(output_dir, f"{method}.json"),
                compressai_json(method, description, summaries))
   write_csv(os.path.join(output_dir, "per_image.csv"), rows)
@@ -208,7 +209,7 @@ def visual_figure(codec, path, baseline_codecs, output):
   from bls2017 import plots  # pylint: disable=import-outside-toplevel
   x = images.read(path, codec.channels)
   data = codec.compress(x)
-  panels = [("original", x), (_label("bls2017", x, data,
+  panels = [("original", x), (_label(codec.method, x, data,
                                       codec.decompress(data)),
                               codec.decompress(data))]
   for baseline in baseline_codecs:

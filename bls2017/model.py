@@ -14,7 +14,7 @@ from bls2017.lagrangian import LagrangianModel
 STRIDE = 16
 
 
-def _conv(filters, kernel, stride, up, name, activation=None):
+def signal_conv(filters, kernel, stride, up, name, activation=None):
   """One stage of a transform: a SignalConv2D that resamples by `stride`."""
   resample = {"strides_up": stride} if up else {"strides_down": stride}
   return tfc.SignalConv2D(
@@ -34,11 +34,11 @@ class AnalysisTransform(tf.keras.Sequential):
   def __init__(self, num_filters):
     super().__init__(name="g_a")
     self.add(tf.keras.layers.Rescaling(1 / 255))
-    self.add(_conv(num_filters, 9, 4, False, "layer_0",
+    self.add(signal_conv(num_filters, 9, 4, False, "layer_0",
                    tfc.GDN(name="gdn_0")))
-    self.add(_conv(num_filters, 5, 2, False, "layer_1",
+    self.add(signal_conv(num_filters, 5, 2, False, "layer_1",
                    tfc.GDN(name="gdn_1")))
-    self.add(_conv(num_filters, 5, 2, False, "layer_2"))
+    self.add(signal_conv(num_filters, 5, 2, False, "layer_2"))
 
 
 class SynthesisTransform(tf.keras.Sequential):
@@ -51,11 +51,11 @@ class SynthesisTransform(tf.keras.Sequential):
 
   def __init__(self, num_filters, channels):
     super().__init__(name="g_s")
-    self.add(_conv(num_filters, 5, 2, True, "layer_0",
-                   tfc.GDN(inverse=True, name="igdn_0")))
-    self.add(_conv(num_filters, 5, 2, True, "layer_1",
-                   tfc.GDN(inverse=True, name="igdn_1")))
-    self.add(_conv(channels, 9, 4, True, "layer_2"))
+    self.add(signal_conv(num_filters, 5, 2, True, "layer_0",
+                         tfc.GDN(inverse=True, name="igdn_0")))
+    self.add(signal_conv(num_filters, 5, 2, True, "layer_1",
+                         tfc.GDN(inverse=True, name="igdn_1")))
+    self.add(signal_conv(channels, 9, 4, True, "layer_2"))
     self.add(tf.keras.layers.Rescaling(255))
 
 

@@ -5,7 +5,9 @@ A model file is a NumPy `.npz` archive holding
     metadata (training command, steps, measured figures);
   * `weight_names`, `weight_<i>`: the weights in `BLS2017Model.weights` order,
     stored as float16 or float32;
-  * `cdf`, `cdf_offset`, `quantization_offset`: the entropy model's tables.
+  * `cdf`, `cdf_offset`, `quantization_offset`: the entropy model's tables
+    (the related systems store their own tables instead; their config
+    names the model class in `system`).
 
 The tables are computed once, when the file is written, from the weights as
 stored (after any float16 rounding). Loading never recomputes them, so the
@@ -55,15 +57,21 @@ def coding_tables(model):
   }
 
 
-def save(model, path, dtype="float16", metadata=None):
-  """Writes `model` to `path` atomically; returns the stored tables."""
+def save(model, path, dtype="float16", metadata=None, make_tables=None):
+  """Writes `model` to `path` atomically; returns the stored tables.
+
+  make_tables(model) -> {name: array} builds the range-coding tables;
+  default: the factorized prior's (`coding_tables`).
+  """
   variables = model.coding_variables
   weights = [v.numpy().astype(dtype) for v in variables]
   # Round the live model to the stored precision before building tables, so
   # the tables are those of the model that `load` rebuilds.
   _assign(variables, weights)
-  tables = coding_tables(model)
+  tables = (make_tables or coding_tables)(model)
   config = dict(model.get_config(), metadata=metadata or {})
+  if getattr(model, "system", "bls2017") != "bls2017":
+    config["system"] = model.system
   arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
   arrays["weight_names"] = np.array([v.name for v in variables])
   arrays["config"] = np.array(json.dumps(config, sort_keys=True))
@@ -73,6 +81,17 @@ def save(model, path, dtype="float16", metadata=None):
   with images.atomic_output(path) as f:
     f.write(buffer.getvalue())
   return tables
+
+
+def system_of(path):
+  """The system ("bls2017", "cae_admm", ...) whose model file `path` is."""
+  try:
+    with np.load(path, allow_pickle=False) as archive:
+      return json.loads(str(archive["config"])).get("system", "bls2017")
+  except FileNotFoundError:
+    raise ModelFileError(f"{path}: no such model file.") from None
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise ModelFileError(f"{path}: not a model file ({e}).") from None
 
 
 class LoadedModel:
@@ -85,23 +104,37 @@ class LoadedModel:
     self.fingerprint = fingerprint  # 4 bytes naming weights and tables.
 
 
-def load(path):
-  """Reads a model file; raises ModelFileError if it is unusable."""
+def load(path, model_class=BLS2017Model):
+  """Reads a model file; raises ModelFileError if it is unusable.
+
+  model_class: the Keras model the file must hold; its `system` attribute
+  (default "bls2017") must match the file's.
+  """
+  system = getattr(model_class, "system", "bls2017")
   try:
     with np.load(path, allow_pickle=False) as archive:
       arrays = {name: archive[name] for name in archive.files}
     config = json.loads(str(arrays["config"]))
     metadata = config.pop("metadata", {})
+    stored_system = config.pop("system", "bls2017")
     names = [str(n) for n in arrays["weight_names"]]
     weights = [arrays[f"weight_{i}"].astype(np.float32)
                for i in range(len(names))]
-    tables = {k: arrays[k] for k in
-              ("cdf", "cdf_offset", "quantization_offset")}
-    model = BLS2017Model(**config)
+    tables = {k: v for k, v in arrays.items()
+              if k not in ("config", "weight_names")
+              and not k.startswith("weight_")}
+    if stored_system != system:
+      raise ModelFileError(
+          f"{path}: a {stored_system} model file, not a {system} one.")
+    model = model_class(**config)
   except FileNotFoundError:
     raise ModelFileError(f"{path}: no such model file.") from None
-  except (OSError, ValueError, KeyError, TypeError) as e:
-    raise ModelFileError(f"{path}: not a bls2017 model file ({e}).") from None
+  except (OSError, KeyError, TypeError) as e:
+    raise ModelFileError(f"{path}: not a {system} model file ({e}).") from None
+  except ValueError as e:
+    if isinstance(e, ModelFileError):
+      raise
+    raise ModelFileError(f"{path}: not a {system} model file ({e}).") from None
   variables = model.coding_variables
   if names != [v.name for v in variables] or any(
       v.shape != w.shape for v, w in zip(variables, weights)):

@@ -110,13 +110,36 @@ def train(args):
   dataset = build_dataset(args, args.seed)
   source = model_file.load(args.warm_start) if args.warm_start else None
   strategy = distribution_strategy(args.strategy)
-  total_steps = args.epochs * args.steps_per_epoch
   with strategy.scope():
     model = BLS2017Model(args.lmbda, args.num_filters, args.channels)
     if source:
       warm_start(model, source.model)
-    model.compile(optimizer=tf.keras.optimizers.Adam(
-        learning_rate(args.learning_rate, args.lr_schedule, total_steps)))
+    compile_adam(model, args)
+  metadata = {"replicas": strategy.num_replicas_in_sync}
+  if source:
+    earlier = source.metadata.get("total_steps", source.metadata.get("steps"))
+    metadata["warm_start"] = {
+        "model": os.path.basename(args.warm_start),
+        "fingerprint": source.fingerprint.hex(), "steps": earlier}
+  return fit_and_save(model, args, dataset, "bls2017", metadata,
+                      earlier_steps=earlier if source else 0)
+
+
+def compile_adam(model, args):
+  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate(
+      args.learning_rate, args.lr_schedule,
+      args.epochs * args.steps_per_epoch)))
+
+
+def fit_and_save(model, args, dataset, program, metadata=None,
+                 make_tables=None, earlier_steps=0):
+  """Fits a compiled model with resumable checkpoints; writes its file.
+
+  Shared by every system: checkpoints in --train_dir resume a killed run, a
+  NaN loss stops with the last good checkpoint kept, and the model file
+  records the command, steps and final training figures.
+  make_tables(model): the system's range-coding tables (model_file.save).
+  """
   train_dir = args.train_dir or args.model_path + ".train"
   callbacks = [
       tf.keras.callbacks.TerminateOnNaN(),
@@ -137,24 +160,14 @@ def train(args):
     raise FloatingPointError(
         "Training stopped: the loss became NaN or Inf. The last good "
         f"checkpoint is in {train_dir}/backup; lower --learning_rate.")
-  metadata = {
-      "command": " ".join(["bls2017"] + sys.argv[1:]),
-      "steps": int(model.optimizer.iterations.numpy()),
-      "seconds_this_run": round(time.time() - start, 1),
-      "final_train_bpp": _last(history, "bpp"),
-      "final_train_mse": _last(history, "mse"),
-      "replicas": strategy.num_replicas_in_sync,
-  }
-  if source:
-    earlier = source.metadata.get("total_steps", source.metadata.get("steps"))
-    metadata["warm_start"] = {
-        "model": os.path.basename(args.warm_start),
-        "fingerprint": source.fingerprint.hex(), "steps": earlier}
-    metadata["total_steps"] = metadata["steps"] + (earlier or 0)
-  model_file.save(model, args.model_path, metadata=metadata)
+  steps = int(model.optimizer.iterations.numpy())
+  metadata = dict(
+      metadata or {}, command=" ".join([program] + sys.argv[1:]),
+      steps=steps, seconds_this_run=round(time.time() - start, 1),
+      **{f"final_train_{k}": float(v[-1])
+         for k, v in history.history.items() if v})
+  if earlier_steps:
+    metadata["total_steps"] = steps + earlier_steps
+  model_file.save(model, args.model_path, metadata=metadata,
+                  make_tables=make_tables)
   return model
-
-
-def _last(history, key):
-  values = history.history.get(key)
-  return float(values[-1]) if values else None

@@ -23,3 +23,17 @@ def run_without_project(script, cwd):
                           timeout=300)
   assert result.returncode == 0, result.stderr
   return result
+
+
+def assert_exported_codec_round_trips(codec, directory, x):
+  """Exports `codec`'s SavedModels; they write and read its bitstreams."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from bls2017 import export  # pylint: disable=import-outside-toplevel
+  export.export(codec, str(directory))
+  compressor = tf.saved_model.load(str(directory / "compressor"))
+  decompressor = tf.saved_model.load(str(directory / "decompressor"))
+  data = compressor.compress(x).numpy()
+  assert data == codec.compress(x)
+  np.testing.assert_array_equal(decompressor.decompress(data).numpy(),
+                                codec.decompress(data))

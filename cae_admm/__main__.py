@@ -1,0 +1,3 @@
+from cae_admm.cli import run
+
+run()

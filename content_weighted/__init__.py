@@ -1,0 +1,9 @@
+"""Content-weighted image compression: importance map + context model.
+
+M. Li, W. Zuo, S. Gu, D. Zhao, D. Zhang: "Learning Convolutional Networks
+for Content-weighted Image Compression", CVPR 2018,
+https://arxiv.org/abs/1703.10553; and M. Li, W. Zuo, S. Gu, J. You,
+D. Zhang: "Learning Content-Weighted Deep Image Compression", IEEE TPAMI
+2021, https://arxiv.org/abs/1904.00664 (multi-valued quantization,
+trimmed convolutional context model with parallel decoding).
+"""

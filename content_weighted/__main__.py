@@ -1,0 +1,3 @@
+from content_weighted.cli import run
+
+run()

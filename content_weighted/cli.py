@@ -1,0 +1,83 @@
+"""The `content_weighted` command: train an importance-map + context model.
+
+    content_weighted train --train_glob='photos/**/*.png' --lambda=0.01 \\
+        --model_path=cw.npz
+    content_weighted compress --model_path=cw.npz photo.png   # photo.png.tfci
+    content_weighted decompress --model_path=cw.npz photo.png.tfci
+    content_weighted evaluate --model cw.npz --model bls2017-mse-4 photos/
+
+compress, decompress, export and evaluate are bls2017's commands; they
+take the model file of any system.
+"""
+
+from absl import app
+from absl.flags import argparse_flags
+# TensorFlow must be imported before app.run (see bls2017.cli).
+import tensorflow as tf
+
+from bls2017 import cli as bls2017_cli
+from bls2017 import train as training
+from content_weighted import codec
+from content_weighted.model import ContentWeightedModel
+
+
+def _add_train_parser(subparsers):
+  p = subparsers.add_parser(
+      "train", help="Train on R_proxy + lambda * MSE (+ the context model).",
+      description="Trains encoder, importance map, quantizer, decoder and "
+      "context model on random patches, then fits the importance map's "
+      "factorized tables on training patches. Resumes from the last "
+      "checkpoint in --train_dir when re-run with the same flags.")
+  bls2017_cli.add_training_flags(p, "content_weighted.npz", patchsize=128,
+                                 learning_rate=1e-4)
+  p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
+                 help="Weight of the MSE (0..255 scale) against the rate "
+                 "proxy (bits of the kept codes per pixel).")
+  p.add_argument("--importance_map", action=argparse_flags.argparse.
+                 BooleanOptionalAction, default=True,
+                 help="--noimportance_map: keep every code everywhere (the "
+                 "paper's ablation).")
+  p.add_argument("--num_filters", type=int, default=64,
+                 help="Filters per layer.")
+  p.add_argument("--code_channels", type=int, default=32,
+                 help="Channels of the code (at 1/8 resolution).")
+  p.add_argument("--groups", type=int, default=16,
+                 help="L: channel groups the importance map allots.")
+  p.add_argument("--num_levels", type=int, default=8,
+                 help="Q: learned quantization levels per channel.")
+  p.set_defaults(command=_train)
+
+
+def train(args):
+  if args.seed is not None:
+    tf.keras.utils.set_random_seed(args.seed)
+  model = ContentWeightedModel(
+      args.lmbda, args.num_filters, args.code_channels, args.groups,
+      args.num_levels, args.channels, args.importance_map)
+  training.compile_adam(model, args)
+  dataset = training.build_dataset(args, args.seed)
+  return training.fit_and_save(
+      model, args, dataset, "content_weighted",
+      make_tables=lambda m: codec.fitted_tables(m, dataset.take(16)))
+
+
+def _train(args):
+  train(args)
+  print(f"Wrote {args.model_path}")
+
+
+parse_args = bls2017_cli.command_parser(__doc__, _add_train_parser,
+                                        shipped=False)
+
+
+def main(args):
+  bls2017_cli.run_reporting_errors(args, "content_weighted",
+                                   bls2017_cli.USER_ERRORS)
+
+
+def run():
+  app.run(main, flags_parser=parse_args)
+
+
+if __name__ == "__main__":
+  run()

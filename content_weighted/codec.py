@@ -1,0 +1,238 @@
+"""Content-weighted compression as a real codec.
+
+    Compressor:   x --pad--> g_a --> codes, importance levels k
+                  k: range-coded with factorized tables fitted after training
+                  codes: plane by plane (t = c + i + j), each plane's kept
+                  codes range-coded with the context model's per-code CDFs
+    Decompressor: k --> mask; for t = 0 .. T-1: context model on the codes
+                  decoded so far --> CDFs of plane t --> decode plane t;
+                  then g_s(dequantized codes * mask) --crop--> x_hat
+
+The encoder runs the same plane loop as the decoder, so both evaluate the
+context model on identical inputs and build identical integer CDFs.
+
+Payload (after bls2017's 16-byte header with magic "CW"): 4-byte length of
+the importance-map string, that string, T 2-byte lengths of the plane
+strings, then the plane strings (all big-endian).
+"""
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_compression.python.ops import gen_ops
+
+from bls2017 import bitstream, empirical_prior, images, model_file
+from bls2017 import codec as bls2017_codec
+from content_weighted import context
+from content_weighted.model import STRIDE, ContentWeightedModel
+
+MAGIC = b"CW"
+MAX_PLANE_BYTES = 65535
+
+
+def fitted_tables(model, patches):
+  """Factorized tables for the importance levels and (for the ablation) the
+  kept codes, fitted on `patches`."""
+  levels, codes = [], [[] for _ in range(model.code_channels)]
+  for batch in patches:
+    e, p = model.analyse(tf.cast(batch, tf.float32))
+    k = model.importance_levels(p)
+    c, m = model.quantizer.indices(e).numpy(), model.mask(k).numpy()
+    levels.append(k.numpy().reshape(-1, 1))
+    for channel in range(model.code_channels):
+      codes[channel].append(c[..., channel][m[..., channel] > 0])
+  map_tables = empirical_prior.fit(np.concatenate(levels))
+  code_tables = empirical_prior.fit([np.concatenate(c) for c in codes])
+  return {"map_cdf": map_tables["cdf"],
+          "map_cdf_offset": map_tables["cdf_offset"],
+          "code_cdf": code_tables["cdf"],
+          "code_cdf_offset": code_tables["cdf_offset"]}
+
+
+def _map_tables(tables):
+  return {"cdf": tables["map_cdf"], "cdf_offset": tables["map_cdf_offset"]}
+
+
+def _code_tables(tables):
+  return {"cdf": tables["code_cdf"], "cdf_offset": tables["code_cdf_offset"]}
+
+
+class _PlaneCoder(tf.Module):
+  """The plane loop shared by both sides."""
+
+  def __init__(self, model):
+    super().__init__()
+    self.model = model
+
+  def plane(self, decoded, mask, planes, t):
+    """(indices [n, 3] of plane t's kept codes, their CDFs [n, Q + 1])."""
+    logits = context.logits_hwc(self.model.context_model, decoded[None],
+                                mask[None], self.model.num_levels)[0]
+    where = tf.where((planes == t) & (mask > 0))
+    return where, context.quantized_cdf(tf.gather_nd(logits, where))
+
+  def encode(self, codes, mask):
+    """Plane strings [T] for codes and mask [h, w, C]."""
+    planes, count = _planes(tf.shape(codes))
+
+    def body(t, decoded, strings):
+      where, cdf = self.plane(decoded, mask, planes, t)
+      symbols = tf.cast(tf.gather_nd(codes, where), tf.int16)
+      strings = strings.write(t, gen_ops.range_encode(
+          symbols, cdf, precision=context.PRECISION))
+      decoded = tf.tensor_scatter_nd_update(
+          decoded, where, tf.gather_nd(codes, where))
+      return t + 1, decoded, strings
+
+    _, _, strings = tf.while_loop(
+        lambda t, *_: t < count, body,
+        (0, tf.zeros_like(codes), tf.TensorArray(tf.string, count)))
+    return strings.stack()
+
+  def decode(self, strings, mask):
+    """Codes [h, w, C] from plane strings [T] and the mask [h, w, C]."""
+    planes, count = _planes(tf.shape(mask))
+
+    def body(t, decoded):
+      where, cdf = self.plane(decoded, mask, planes, t)
+      symbols = gen_ops.range_decode(
+          strings[t], tf.shape(where)[:1], cdf, precision=context.PRECISION)
+      return t + 1, tf.tensor_scatter_nd_update(
+          decoded, where, tf.cast(symbols, tf.int32))
+
+    _, decoded = tf.while_loop(lambda t, _: t < count, body,
+                               (0, tf.zeros(tf.shape(mask), tf.int32)))
+    return decoded
+
+
+def _planes(shape):
+  planes = context.plane_index(shape[0], shape[1], shape[2])
+  return planes, shape[0] + shape[1] + shape[2] - 2
+
+
+def _uint(values, width):
+  """In-graph big-endian bytes of non-negative int32 `values`."""
+  shifts = tf.range(width - 1, -1, -1) * 8
+  return bitstream.tf_bytes(tf.reshape(
+      tf.bitwise.right_shift(values[:, None], shifts) % 256, [-1]))
+
+
+def _read_uint(data, offset, width, count=1):
+  raw = tf.io.decode_raw(tf.strings.substr(data, offset, width * count),
+                         tf.uint8)
+  raw = tf.reshape(tf.cast(raw, tf.int32), [count, width])
+  return tf.reduce_sum(
+      tf.bitwise.left_shift(raw, tf.range(width - 1, -1, -1) * 8), -1)
+
+
+class Compressor(tf.keras.Model):
+  """uint8 image [H, W, C] -> complete bitstream (scalar tf.string)."""
+
+  def __init__(self, model, map_model, fingerprint):
+    super().__init__(name="compressor")
+    self.model = model
+    self.map_model = map_model
+    self.coder = _PlaneCoder(model)
+    self.fingerprint = fingerprint
+    self.compress = tf.function(self._compress, input_signature=[
+        tf.TensorSpec((None, None, model.channels), tf.uint8, name="image")])
+
+  def call(self, x):
+    return self.compress(x)
+
+  def _compress(self, x):
+    height, width = tf.shape(x)[0], tf.shape(x)[1]
+    x = bls2017_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)[None]
+    e, p = self.model.analyse(x)
+    k = self.model.importance_levels(p)[0]
+    codes = self.model.quantizer.indices(e)[0]
+    map_string = self.map_model.compress(tf.cast(k, tf.float32))
+    planes = self.coder.encode(codes, self.model.mask(k))
+    lengths = tf.strings.length(planes)
+    tf.debugging.Assert(tf.reduce_all(lengths <= MAX_PLANE_BYTES),
+                        ["a plane exceeds 65535 bytes"])
+    payload = (_uint(tf.strings.length(map_string)[None], 4) + map_string +
+               _uint(lengths, 2) + tf.strings.reduce_join(planes))
+    return bitstream.tf_pack(self.model.channels, self.fingerprint, height,
+                             width, payload, MAGIC)
+
+
+class Decompressor(tf.keras.Model):
+  """Complete bitstream (scalar tf.string) -> uint8 image [H, W, C]."""
+
+  def __init__(self, model, map_model, fingerprint):
+    super().__init__(name="decompressor")
+    self.model = model
+    self.map_model = map_model
+    self.coder = _PlaneCoder(model)
+    self.fingerprint = fingerprint
+    self.decompress = tf.function(self._decompress, input_signature=[
+        tf.TensorSpec((), tf.string, name="bitstream")])
+
+  def call(self, data):
+    return self.decompress(data)
+
+  def _decompress(self, data):
+    height, width, payload = bitstream.tf_unpack(
+        data, self.model.channels, self.fingerprint, MAGIC)
+    h, w = -(-height // STRIDE), -(-width // STRIDE)
+    count = h + w + self.model.code_channels - 2
+    map_bytes = _read_uint(payload, 0, 4)[0]
+    map_string = tf.strings.substr(payload, 4, map_bytes)
+    lengths = _read_uint(payload, 4 + map_bytes, 2, count)
+    starts = 4 + map_bytes + 2 * count + tf.cumsum(lengths, exclusive=True)
+    tf.debugging.Assert(
+        tf.strings.length(payload) == 4 + map_bytes + 2 * count +
+        tf.reduce_sum(lengths), ["payload length does not match"])
+    planes = tf.strings.substr(tf.fill([count], payload), starts, lengths)
+    k = tf.cast(self.map_model.decompress(map_string, (h, w)), tf.int32)
+    codes = self.coder.decode(planes, self.model.mask(k))
+    x_hat = self.model.synthesize(codes[None], k[None])[0, :height, :width]
+    return tf.saturate_cast(tf.round(x_hat), tf.uint8)
+
+
+class Codec(bls2017_codec.Codec):
+  """A loaded content-weighted model file as a codec."""
+
+  magic = MAGIC
+  method = "content_weighted"
+  description = "Li et al. 2018 (importance map + context model)"
+
+  def make_codec(self, loaded):
+    model = loaded.model
+    # coding_rank 3 on k [h, w, 1]: one string for the whole map.
+    map_model = empirical_prior.entropy_model(
+        _map_tables(loaded.tables), 1, coding_rank=3)
+    return (Compressor(model, map_model, loaded.fingerprint),
+            Decompressor(model, map_model, loaded.fingerprint))
+
+  def compress(self, x):
+    if x.ndim == 3 and x.shape[0] * x.shape[1] > images.MAX_PIXELS // 16:
+      raise images.ImageError(
+          f"{x.shape[1]}x{x.shape[0]} is larger than the content-weighted "
+          f"codec's limit ({images.MAX_PIXELS // 16} pixels).")
+    return super().compress(x)
+
+  def codes(self, x):
+    """(codes [h, w, C], importance levels k [h, w, 1], mask [h, w, C])."""
+    x = bls2017_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)[None]
+    e, p = self.model.analyse(x)
+    k = self.model.importance_levels(p)
+    return (self.model.quantizer.indices(e)[0], k[0],
+            self.model.mask(k)[0])
+
+  def information_content(self, x, codes_model="context"):
+    """Bits: the importance map under its tables plus the kept codes under
+    the context model (or, codes_model="factorized", under per-channel
+    tables fitted to the same codes: the paper's ablation)."""
+    codes, k, mask = self.codes(x)
+    bits = empirical_prior.information_content(
+        _map_tables(self.loaded.tables), k.numpy())
+    if codes_model == "factorized":
+      return bits + empirical_prior.information_content(
+          _code_tables(self.loaded.tables), codes.numpy(), mask.numpy())
+    return bits + float(self.model.context_bits(codes[None], mask[None])[0])
+
+
+def load(path):
+  """Codec for a content-weighted model file; raises ModelFileError."""
+  return Codec(model_file.load(path, ContentWeightedModel))

@@ -1,0 +1,102 @@
+"""The context model: masked 3-D convolutions over the code volume.
+
+The codes of an image form a volume [C, H, W] (channel as depth). Codes are
+decoded in planes t = c + i + j (the slanted order of Li et al.'s parallel
+decoding): every code of plane t may depend only on codes of planes < t,
+so a whole plane is decoded at once, in C + H + W - 2 steps.
+
+The first convolution sees only offsets (dc, di, dj) with dc + di + dj < 0
+(mask "A"); later ones also the centre plane, dc + di + dj <= 0 (mask "B").
+A stack of these keeps every output's inputs on strictly earlier planes.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def kernel_mask(size, include_plane):
+  """[size]*3 0/1 mask of the allowed offsets of a size^3 kernel."""
+  offsets = np.arange(size) - size // 2
+  total = (offsets[:, None, None] + offsets[None, :, None] +
+           offsets[None, None, :])
+  return (total <= 0) if include_plane else (total < 0)
+
+
+class MaskedConv3D(tf.keras.layers.Layer):
+  """A 3-D convolution whose kernel is zero outside `kernel_mask`."""
+
+  def __init__(self, filters, size, include_plane, **kwargs):
+    super().__init__(**kwargs)
+    self.filters, self.size = filters, size
+    self.mask = kernel_mask(size, include_plane).astype(np.float32)
+
+  def build(self, input_shape):
+    shape = [self.size] * 3 + [int(input_shape[-1]), self.filters]
+    self.kernel = self.add_weight(
+        "kernel", shape, initializer="glorot_uniform")
+    self.bias = self.add_weight("bias", [self.filters], initializer="zeros")
+
+  def call(self, x):
+    kernel = self.kernel * self.mask[..., None, None]
+    return tf.nn.conv3d(x, kernel, [1] * 5, "SAME") + self.bias
+
+
+class ContextModel(tf.keras.Sequential):
+  """Code volume -> logits of each code's Q values, from earlier planes.
+
+  Input [B, C, H, W, 2]: the code's level index scaled to (0, 1] where it is
+  kept and known (0 elsewhere), and the mask (1 where a code is kept).
+  """
+
+  def __init__(self, num_levels, filters=16):
+    # Small on purpose: decoding runs it once per plane, over the volume.
+    super().__init__(name="context_model")
+    self.add(MaskedConv3D(filters, 5, False, name="masked_a"))
+    self.add(tf.keras.layers.ReLU())
+    self.add(MaskedConv3D(filters, 3, True, name="masked_b"))
+    self.add(tf.keras.layers.ReLU())
+    self.add(MaskedConv3D(num_levels, 1, True, name="logits"))
+
+
+def volume(codes, mask, num_levels):
+  """Context input [B, C, H, W, 2] from codes and mask [B, H, W, C]."""
+  mask = tf.cast(mask, tf.float32)
+  value = mask * (tf.cast(codes, tf.float32) + 1) / num_levels
+  return tf.transpose(tf.stack([value, mask], -1), [0, 3, 1, 2, 4])
+
+
+def logits_hwc(context_model, codes, mask, num_levels):
+  """Logits [B, H, W, C, Q] of each code given earlier planes."""
+  logits = context_model(volume(codes, mask, num_levels))
+  return tf.transpose(logits, [0, 2, 3, 1, 4])
+
+
+def plane_index(height, width, channels):
+  """t = c + i + j as an int32 tensor [H, W, C]: each code's plane."""
+  i = tf.range(height)[:, None, None]
+  j = tf.range(width)[None, :, None]
+  c = tf.range(channels)[None, None, :]
+  return i + j + c
+
+
+PRECISION = 16
+
+
+def quantized_cdf(logits):
+  """Integer CDFs [..., Q + 1] for the range coder from logits [..., Q].
+
+  Every value keeps at least one count of 2^16, so no code is impossible;
+  rounding happens once, on one side's float result, and both sides run
+  the same graph on the same inputs (see codec).
+  """
+  num_levels = tf.shape(logits)[-1]
+  probs = tf.nn.softmax(logits)
+  scale = tf.cast(2**PRECISION - num_levels, tf.float32)
+  counts = tf.cast(tf.floor(probs * scale), tf.int32) + 1
+  # The range coder wants the CDF to end at exactly 2^16: the rounding
+  # remainder goes to the most probable value.
+  remainder = 2**PRECISION - tf.reduce_sum(counts, -1, keepdims=True)
+  counts += remainder * tf.one_hot(tf.argmax(counts, -1), num_levels,
+                                   dtype=tf.int32)
+  zero = tf.zeros_like(counts[..., :1])
+  return tf.concat([zero, tf.cumsum(counts, axis=-1)], -1)

@@ -1,0 +1,161 @@
+"""The content-weighted model: encoder, importance map, quantizer, decoder.
+
+    x --g_a--> f --1x1, sigmoid--> e --quantize--> e_hat --x mask--> g_s --> x_hat
+               |                                            ^
+               +--importance net--> p --ceil(L p) groups----+
+                                                 |
+                                 codes --context model--> P(code | earlier)
+
+Training minimises R_proxy + lambda * MSE + CE: R_proxy = bits of the kept
+codes (sum of the mask times log2 Q) per pixel, the differentiable rate of
+Li et al.; CE = the context model's cross-entropy of the kept codes, which
+trains only the context model (its inputs are held fixed).
+"""
+
+import math
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from bls2017.lagrangian import LagrangianModel
+from bls2017.model import signal_conv
+from content_weighted import context, importance
+
+# Total downsampling factor of the encoder (2 * 2 * 2).
+STRIDE = 8
+
+
+
+
+class Encoder(tf.keras.Sequential):
+  """g_a: x (0..255) -> features f [H/8, W/8, num_filters] (conv + GDN)."""
+
+  def __init__(self, num_filters):
+    super().__init__(name="g_a")
+    self.add(tf.keras.layers.Rescaling(1 / 255))
+    self.add(signal_conv(num_filters, 9, 2, False, "layer_0",
+                         tfc.GDN(name="gdn_0")))
+    self.add(signal_conv(num_filters, 5, 2, False, "layer_1",
+                         tfc.GDN(name="gdn_1")))
+    self.add(signal_conv(num_filters, 5, 2, False, "layer_2",
+                         tfc.GDN(name="gdn_2")))
+
+
+class Decoder(tf.keras.Sequential):
+  """g_s: masked dequantized codes -> x_hat (0..255), with inverse GDN."""
+
+  def __init__(self, num_filters, channels):
+    super().__init__(name="g_s")
+    self.add(signal_conv(num_filters, 5, 2, True, "layer_0",
+                         tfc.GDN(inverse=True, name="igdn_0")))
+    self.add(signal_conv(num_filters, 5, 2, True, "layer_1",
+                         tfc.GDN(inverse=True, name="igdn_1")))
+    self.add(signal_conv(channels, 9, 2, True, "layer_2"))
+    self.add(tf.keras.layers.Rescaling(255))
+
+
+class ContentWeightedModel(LagrangianModel):
+  """Training model (see the module docstring).
+
+  importance_map=False keeps every code everywhere (the paper's ablation);
+  the rate then comes from the context model alone.
+  """
+
+  system = "content_weighted"
+  rate_name = "proxy_bpp"
+  distortion_name = "mse"
+
+  def __init__(self, lmbda=0.01, num_filters=64, code_channels=32,
+               groups=16, num_levels=8, channels=3, importance_map=True):
+    super().__init__(lmbda, name="content_weighted")
+    self.num_filters = int(num_filters)
+    self.code_channels = int(code_channels)
+    self.groups = int(groups)
+    self.num_levels = int(num_levels)
+    self.channels = int(channels)
+    self.importance_map = bool(importance_map)
+    if self.code_channels % self.groups:
+      raise ValueError("code_channels must be a multiple of groups.")
+    self.g_a = Encoder(self.num_filters)
+    self.to_codes = tf.keras.layers.Conv2D(
+        self.code_channels, 1, activation="sigmoid", name="to_codes")
+    self.importance_net = tf.keras.Sequential([
+        tf.keras.layers.Conv2D(self.num_filters // 2, 3, padding="same",
+                               activation="relu", name="conv_0"),
+        tf.keras.layers.Conv2D(1, 1, activation="sigmoid", name="conv_1")],
+        name="importance_net")
+    self.quantizer = importance.ChannelQuantizer(
+        self.code_channels, self.num_levels, name="quantizer")
+    self.g_s = Decoder(self.num_filters, self.channels)
+    self.context_model = context.ContextModel(self.num_levels)
+    self.build((None, None, None, self.channels))
+
+  def get_config(self):
+    return {"lmbda": self.lmbda, "num_filters": self.num_filters,
+            "code_channels": self.code_channels, "groups": self.groups,
+            "num_levels": self.num_levels, "channels": self.channels,
+            "importance_map": self.importance_map}
+
+  @property
+  def coding_variables(self):
+    return (self.g_a.weights + self.to_codes.weights +
+            self.importance_net.weights + self.quantizer.weights +
+            self.g_s.weights + self.context_model.weights)
+
+  def compile(self, **kwargs):
+    super().compile(**kwargs)
+    self.trackers.append(tf.keras.metrics.Mean(name="context_bpp"))
+
+  def analyse(self, x):
+    """(features e [B, h, w, C] in (0, 1), importance p [B, h, w, 1])."""
+    f = self.g_a(x)
+    p = self.importance_net(f)
+    if not self.importance_map:
+      p = tf.ones_like(p)
+    return self.to_codes(f), p
+
+  def importance_levels(self, p):
+    """k = ceil(L p): the integer importance map that is transmitted."""
+    return importance.kept_groups(p, self.groups)
+
+  def mask(self, k):
+    return importance.group_mask(k, self.groups, self.code_channels)
+
+  def synthesize(self, codes, k):
+    """x_hat from int codes [B, h, w, C] and importance levels [B, h, w, 1]."""
+    return self.g_s(self.quantizer.dequantize(codes) * self.mask(k))
+
+  def context_bits(self, codes, mask):
+    """-log2 P(code | earlier codes), summed over kept codes, per image."""
+    logits = context.logits_hwc(self.context_model, codes, mask,
+                                self.num_levels)
+    nats = tf.nn.sparse_softmax_cross_entropy_with_logits(codes, logits)
+    return tf.reduce_sum(nats * mask, [1, 2, 3]) / math.log(2)
+
+  def call(self, x, training=False):
+    """(proxy bpp, mse) -- and, in train_step, the context bits."""
+    x = tf.cast(x, self.compute_dtype)
+    e, p = self.analyse(x)
+    mask = importance.importance_mask(p, self.groups, self.code_channels)
+    x_hat = self.g_s(self.quantizer(e) * mask)
+    num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
+    proxy_bpp = tf.reduce_sum(mask) * math.log2(self.num_levels) / num_pixels
+    mse = tf.reduce_mean(tf.math.squared_difference(x, x_hat))
+    codes = tf.stop_gradient(self.quantizer.indices(e))
+    context_bpp = tf.reduce_sum(self.context_bits(
+        codes, tf.stop_gradient(mask))) / num_pixels
+    return proxy_bpp, mse, context_bpp
+
+  def train_step(self, x):
+    with tf.GradientTape() as tape:
+      proxy_bpp, mse, context_bpp = self(x, training=True)
+      rate = proxy_bpp if self.importance_map else 0.0
+      loss = rate + self.lmbda * mse + context_bpp
+    grads = tape.gradient(loss, self.trainable_variables)
+    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+    return self._track(loss, proxy_bpp, mse, context_bpp)
+
+  def test_step(self, x):
+    proxy_bpp, mse, context_bpp = self(x, training=False)
+    return self._track(proxy_bpp + self.lmbda * mse + context_bpp,
+                       proxy_bpp, mse, context_bpp)

@@ -1,0 +1,134 @@
+"""CAE-ADMM: the ADMM pieces, stochastic rounding, training and the codec."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from bls2017 import bitstream, codec as bls2017_codec, model_file
+from cae_admm import admm, cli
+from cae_admm import codec as cae_codec
+from cae_admm.model import CAEADMMModel
+from cli_helpers import assert_exported_codec_round_trips, run_main
+from synthetic import synthetic_image
+from test_training import _write_images
+
+def test_projection_keeps_exactly_the_largest_magnitudes():
+  rng = np.random.default_rng(0)
+  v = rng.normal(size=(3, 4, 5, 6)).astype(np.float32)
+  keep = 13
+  projected = admm.project_cardinality(tf.constant(v), keep).numpy()
+  for example, result in zip(v, projected):
+    largest = np.argsort(-np.abs(example).ravel())[:keep]
+    assert np.count_nonzero(result) == keep
+    assert set(np.flatnonzero(result.ravel())) == set(largest)
+    # The kept entries are unchanged (Euclidean projection).
+    np.testing.assert_array_equal(result.ravel()[largest],
+                                  example.ravel()[largest])
+
+def test_keep_count():
+  assert int(admm.keep_count([4, 5, 6], 0.1)) == 12
+  assert int(admm.keep_count([2, 2, 2], 0.01)) == 1
+
+def test_dual_update_is_u_plus_z_minus_projection():
+  rng = np.random.default_rng(1)
+  u, z = (rng.normal(size=(2, 3, 3, 4)).astype(np.float32) for _ in range(2))
+  projected = admm.project_cardinality(tf.constant(z + u), 7)
+  updated = admm.dual_update(u, z, projected).numpy()
+  np.testing.assert_allclose(updated, u + z - projected.numpy(), atol=1e-6)
+  # After the update, U is exactly the part of z + U that was pruned.
+  kept = projected.numpy() != 0
+  np.testing.assert_allclose(updated[kept], 0, atol=1e-6)
+  np.testing.assert_allclose(updated[~kept], (z + u)[~kept], atol=1e-6)
+
+def test_stochastic_rounding_is_unbiased_with_identity_gradient():
+  tf.keras.utils.set_random_seed(0)
+  z = tf.constant(np.linspace(-2.7, 3.3, 13, dtype=np.float32))
+  samples = tf.stack([admm.stochastic_round(z) for _ in range(4000)])
+  assert np.all(samples.numpy() == np.round(samples.numpy()))
+  assert np.all(np.abs(samples.numpy() - z.numpy()) < 1)
+  np.testing.assert_allclose(tf.reduce_mean(samples, 0), z, atol=0.03)
+  with tf.GradientTape() as tape:
+    tape.watch(z)
+    rounded = admm.stochastic_round(z)
+  np.testing.assert_array_equal(tape.gradient(rounded, z), np.ones(13))
+
+def _model_file(path, pruning=True, seed=0):
+  tf.keras.utils.set_random_seed(seed)
+  model = CAEADMMModel(num_filters=8, latent_channels=4, pruning=pruning,
+                       keep_fraction=0.25)
+  patches = [synthetic_image(32, 48)[None], synthetic_image(40, 32)[None]]
+  model_file.save(model, str(path), make_tables=lambda m: (
+      cae_codec.fitted_tables(m, patches)))
+  return str(path)
+
+@pytest.fixture(scope="module")
+def cae_path(tmp_path_factory):
+  return _model_file(tmp_path_factory.mktemp("cae") / "cae.npz")
+
+def test_round_trip_is_bit_exact_and_pruned(cae_path):
+  codec = bls2017_codec.load(cae_path)  # Dispatches on the file's system.
+  assert isinstance(codec, cae_codec.Codec)
+  x = synthetic_image(37, 53)
+  data = codec.compress(x)
+  assert data[:2] == b"CA"
+  x_hat = codec.decompress(data)
+  assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+  np.testing.assert_array_equal(codec.decompress(codec.compress(x)), x_hat)
+  # The decoder's output is that of g_s on the pruned integer latents.
+  z_hat = codec.latents(x)
+  assert np.count_nonzero(z_hat) <= np.ceil(0.25 * z_hat.size)
+  expected = codec.model.g_s(z_hat)[0, :37, :53]
+  np.testing.assert_array_equal(
+      x_hat, tf.saturate_cast(tf.round(expected), tf.uint8))
+  assert codec.information_content(x) > 0
+
+def test_bitstreams_name_their_system_and_model(cae_path, rgb_model_path,
+                                                tmp_path):
+  codec = cae_codec.load(cae_path)
+  data = codec.compress(synthetic_image(16, 16))
+  with pytest.raises(bitstream.NotABitstreamError, match="cae_admm"):
+    bls2017_codec.load(rgb_model_path).decompress(data)
+  other = cae_codec.load(_model_file(tmp_path / "other.npz", seed=1))
+  with pytest.raises(bitstream.WrongModelError):
+    other.decompress(data)
+  with pytest.raises(model_file.ModelFileError, match="not a cae_admm"):
+    cae_codec.load(rgb_model_path)
+
+def test_export_savedmodels(cae_path, tmp_path):
+  codec = cae_codec.load(cae_path)
+  assert_exported_codec_round_trips(codec, tmp_path / "out",
+                                    synthetic_image(24, 40))
+
+def test_pruning_ablation_codes_every_latent(tmp_path):
+  codec = cae_codec.load(_model_file(tmp_path / "np.npz", pruning=False))
+  x = synthetic_image(32, 32)
+  z_hat = codec.latents(x)
+  np.testing.assert_array_equal(
+      z_hat, np.round(codec.model.g_a(x[None].astype(np.float32))))
+  np.testing.assert_array_equal(codec.decompress(codec.compress(x)).shape,
+                                x.shape)
+
+def test_train_command_and_cli_round_trip(tmp_path, capsys):
+  pattern = _write_images(tmp_path / "train", [(48, 48), (48, 56)])
+  model_path = tmp_path / "cae.npz"
+  assert run_main(
+      cli, "cae_admm", "train", "--train_glob", pattern,
+      "--model_path", model_path, "--num_filters", "8",
+      "--latent_channels", "4", "--patchsize", "32", "--batchsize", "2",
+      "--epochs", "2", "--steps_per_epoch", "3", "--seed", "0",
+      "--verbose", "0") == 0
+  loaded = model_file.load(str(model_path), CAEADMMModel)
+  assert loaded.metadata["steps"] == 6
+  assert np.isfinite(loaded.metadata["final_train_mse"])
+  assert loaded.model.retrain_from == 4  # The last 30 % of 6 steps.
+  image = tmp_path / "train" / "0.png"
+  assert run_main(cli, "cae_admm", "compress", "--model", model_path, image,
+                  tmp_path / "x.tfci") == 0
+  assert run_main(cli, "cae_admm", "decompress", "--model", model_path,
+                  tmp_path / "x.tfci", tmp_path / "x.png") == 0
+  assert np.asarray(Image.open(tmp_path / "x.png")).shape == (48, 48, 3)
+  capsys.readouterr()
+  # No shipped CAE-ADMM model: --model_path is required.
+  assert run_main(cli, "cae_admm", "compress", image) == 2
+  assert "--model_path" in capsys.readouterr().err

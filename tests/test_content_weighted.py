@@ -1,0 +1,152 @@
+"""Content-weighted compression: mask, quantizer, context model, codec."""
+
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bls2017 import codec as bls2017_codec, model_file
+from cli_helpers import assert_exported_codec_round_trips, run_main
+from content_weighted import cli, context, importance
+from content_weighted import codec as cw_codec
+from content_weighted.model import ContentWeightedModel
+from synthetic import synthetic_image
+from test_training import _write_images
+
+
+def test_mask_is_monotone_in_p_and_keeps_ceil_l_p_groups():
+  p = tf.constant(np.linspace(0, 1, 101, dtype=np.float32)[:, None])
+  mask = importance.importance_mask(p, levels=4, channels=8).numpy()
+  assert np.all(np.diff(mask, axis=0) >= 0)  # Larger p never drops a code.
+  np.testing.assert_array_equal(mask.sum(1), 2 * np.ceil(4 * p.numpy()[:, 0]))
+  # Groups are kept first to last: each row is ones, then zeros.
+  assert np.all(np.diff(mask, axis=1) <= 0)
+  with tf.GradientTape() as tape:
+    tape.watch(p)
+    total = tf.reduce_sum(importance.importance_mask(p, 4, 8))
+  gradient = tape.gradient(total, p).numpy()
+  assert np.all(gradient >= 0) and gradient.sum() > 0
+
+
+def test_quantizer_maps_to_nearest_learned_level():
+  quantizer = importance.ChannelQuantizer(3, 5)
+  e = tf.constant([[[0.0, 0.3, 0.9], [0.12, 0.13, 1.0]]])
+  codes = quantizer.indices(e).numpy()
+  np.testing.assert_array_equal(codes, [[[0, 1, 4], [0, 1, 4]]])
+  with tf.GradientTape() as tape:
+    tape.watch(e)
+    out = quantizer(e)
+  np.testing.assert_allclose(out, quantizer.dequantize(codes))
+  np.testing.assert_array_equal(tape.gradient(out, e), np.ones(e.shape))
+
+
+def test_kernel_masks_see_only_earlier_planes():
+  a, b = context.kernel_mask(5, False), context.kernel_mask(3, True)
+  offsets = np.arange(5) - 2
+  total = offsets[:, None, None] + offsets[None, :, None] + offsets[None, None]
+  assert np.array_equal(a, total < 0) and not a[2, 2, 2]
+  assert b[1, 1, 1] and not b[2, 1, 1] and b[0, 2, 1]
+
+
+def test_context_model_is_causal_in_plane_order():
+  tf.keras.utils.set_random_seed(0)
+  model = context.ContextModel(num_levels=4, filters=6)
+  rng = np.random.default_rng(0)
+  shape = (1, 5, 6, 4)  # [B, H, W, C]
+  codes = rng.integers(0, 4, shape).astype(np.int32)
+  mask = np.ones(shape, np.float32)
+  planes = context.plane_index(5, 6, 4).numpy()
+  base = context.logits_hwc(model, codes, mask, 4).numpy()[0]
+  for t in (2, 6, 10):
+    changed = codes.copy()
+    later = planes >= t
+    changed[0][later] = (changed[0][later] + 1 + rng.integers(0, 3, later.sum())) % 4
+    logits = context.logits_hwc(model, changed, mask, 4).numpy()[0]
+    # Plane t itself is decoded in parallel: it must not see its own codes.
+    np.testing.assert_array_equal(logits[planes <= t], base[planes <= t])
+    assert not np.array_equal(logits[planes > t], base[planes > t])
+
+
+def test_quantized_cdfs_are_valid_range_coder_tables():
+  logits = tf.constant([[0.0, 0, 0, 0], [50, -50, 0, 3], [-1e4, 1e4, 0, 0]])
+  cdf = context.quantized_cdf(logits).numpy()
+  assert np.all(cdf[:, 0] == 0) and np.all(cdf[:, -1] == 2**16)
+  assert np.all(np.diff(cdf, axis=1) >= 1)  # No value is impossible.
+
+
+def _model_file(path, importance_map=True, seed=0):
+  tf.keras.utils.set_random_seed(seed)
+  model = ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
+                               num_levels=4, importance_map=importance_map)
+  patches = [synthetic_image(32, 48)[None], synthetic_image(40, 32)[None]]
+  model_file.save(model, str(path), make_tables=lambda m: (
+      cw_codec.fitted_tables(m, patches)))
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def cw_path(tmp_path_factory):
+  return _model_file(tmp_path_factory.mktemp("cw") / "cw.npz")
+
+
+def test_round_trip_is_bit_exact(cw_path):
+  codec = bls2017_codec.load(cw_path)
+  assert isinstance(codec, cw_codec.Codec)
+  x = synthetic_image(37, 29)
+  data = codec.compress(x)
+  assert data[:2] == b"CW"
+  x_hat = codec.decompress(data)
+  assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+  # The decoder rebuilt exactly the encoder's codes and importance map.
+  codes, k, _ = codec.codes(x)
+  expected = codec.model.synthesize(codes[None], k[None])[0, :37, :29]
+  np.testing.assert_array_equal(
+      x_hat, tf.saturate_cast(tf.round(expected), tf.uint8))
+  assert codec.compress(x) == data
+  context_bits = codec.information_content(x)
+  factorized_bits = codec.information_content(x, codes_model="factorized")
+  assert context_bits > 0 and factorized_bits > 0
+
+
+def test_corrupt_and_foreign_bitstreams_are_refused(cw_path, rgb_model_path):
+  from bls2017 import bitstream
+  codec = cw_codec.load(cw_path)
+  data = codec.compress(synthetic_image(16, 24))
+  with pytest.raises(bitstream.CorruptBitstreamError):
+    codec.decompress(data[:-1])
+  with pytest.raises(bitstream.NotABitstreamError, match="content_weighted"):
+    codec.decompress(bls2017_codec.load(rgb_model_path).compress(
+        synthetic_image(16, 16)))
+
+
+def test_without_importance_map_every_code_is_kept(tmp_path):
+  codec = cw_codec.load(_model_file(tmp_path / "nomap.npz",
+                                    importance_map=False))
+  x = synthetic_image(24, 24)
+  _, k, mask = codec.codes(x)
+  assert np.all(k.numpy() == 2) and np.all(mask.numpy() == 1)
+  assert codec.decompress(codec.compress(x)).shape == x.shape
+
+
+def test_export_savedmodels(cw_path, tmp_path):
+  codec = cw_codec.load(cw_path)
+  assert_exported_codec_round_trips(codec, tmp_path / "out",
+                                    synthetic_image(24, 40))
+
+
+def test_train_command(tmp_path):
+  pattern = _write_images(tmp_path / "train", [(48, 48), (48, 56)])
+  model_path = tmp_path / "cw.npz"
+  assert run_main(
+      cli, "content_weighted", "train", "--train_glob",
+      pattern, "--model_path", model_path,
+      "--num_filters", "8", "--code_channels", "4", "--groups", "2",
+      "--num_levels", "4", "--patchsize", "32", "--batchsize", "2",
+      "--epochs", "1", "--steps_per_epoch", "3", "--seed", "0",
+      "--verbose", "0") == 0
+  loaded = model_file.load(str(model_path), ContentWeightedModel)
+  assert loaded.metadata["steps"] == 3
+  assert np.isfinite(loaded.metadata["final_train_context_bpp"])
+  codec = cw_codec.load(str(model_path))
+  x = synthetic_image(32, 32)
+  assert codec.decompress(codec.compress(x)).shape == x.shape
