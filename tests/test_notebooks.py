@@ -33,6 +33,22 @@ def test_committed_notebooks_carry_no_stale_outputs():
           assert not cell.outputs and cell.execution_count is None, name
 
 
+def test_executed_copies_run_the_committed_code():
+  """docs/notebooks/ holds normal-mode runs of exactly the notebooks' code."""
+  for name in ("mnist_compression.ipynb", "bls2017_paper.ipynb"):
+    sources = []
+    for folder in ("notebooks", os.path.join("docs", "notebooks")):
+      notebook = nbformat.read(os.path.join(ROOT, folder, name), 4)
+      sources.append([c.source for c in notebook.cells
+                      if c.cell_type == "code"])
+      if folder != "notebooks":  # Executed: figures, and no cell errors.
+        outputs = [o for c in notebook.cells if c.cell_type == "code"
+                   for o in c.outputs]
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
+        assert not any(o.output_type == "error" for o in outputs), name
+    assert sources[0] == sources[1], f"docs/notebooks/{name} is stale"
+
+
 def test_mnist_notebook(mnist_dir, tmp_path):  # noqa: F811
   notebook = execute("mnist_compression.ipynb",
                      {"FAST": True, "MNIST_DIR": mnist_dir}, tmp_path)
