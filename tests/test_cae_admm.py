@@ -132,3 +132,17 @@ def test_train_command_and_cli_round_trip(tmp_path, capsys):
   # No shipped CAE-ADMM model: --model_path is required.
   assert run_main(cli, "cae_admm", "compress", image) == 2
   assert "--model_path" in capsys.readouterr().err
+
+
+def test_ablation_reports_zero_fraction(cae_path, tmp_path):
+  from cae_admm import ablation
+  from PIL import Image
+  Image.fromarray(synthetic_image(40, 48)).save(tmp_path / "a.png")
+  codecs = [cae_codec.load(cae_path),
+            cae_codec.load(_model_file(tmp_path / "np.npz", pruning=False))]
+  results = ablation.run(codecs, ["pruned", "unpruned"],
+                         [str(tmp_path / "a.png")], str(tmp_path / "a.json"))
+  # Pruned to 25 % of the latents: at least 75 % zeros.
+  assert results["pruned"]["zero_fraction"] >= 0.75
+  assert results["unpruned"]["pruning"] is False
+  assert (tmp_path / "a.json").exists()

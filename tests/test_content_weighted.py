@@ -150,3 +150,16 @@ def test_train_command(tmp_path):
   codec = cw_codec.load(str(model_path))
   x = synthetic_image(32, 32)
   assert codec.decompress(codec.compress(x)).shape == x.shape
+
+
+def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
+  from content_weighted import ablation
+  from PIL import Image
+  Image.fromarray(synthetic_image(40, 48)).save(tmp_path / "a.png")
+  results = ablation.run([cw_codec.load(cw_path)], ["cw"],
+                         [str(tmp_path / "a.png")], str(tmp_path / "a.json"))
+  figures = results["cw"]
+  assert 0 < figures["kept_fraction"] <= 1
+  assert figures["context_bpp"] > 0 and figures["factorized_bpp"] > 0
+  # The file holds at least the information content, plus framing.
+  assert figures["bpp"] > figures["context_bpp"]
