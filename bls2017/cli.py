@@ -330,6 +330,33 @@ class UsageError(ValueError):
   """A command-line request that cannot be carried out as given."""
 
 
+def add_ablation_parser(subparsers, what, load, run_ablation):
+  """The related systems' `ablation` command.
+
+  load(path) -> codec; run_ablation(codecs, names, paths, output) -> {name:
+  figures} (each system's `ablation.run`).
+  """
+  p = subparsers.add_parser(
+      "ablation", help="The paper's ablation on a set of images.",
+      description=f"For each model ({what}); writes JSON.")
+  p.add_argument("images", help="Directory or glob of PNG/JPEG images.")
+  p.add_argument("--model", "--model_path", dest="models", action="append",
+                 required=True, help="Model file; repeat for several.")
+  p.add_argument("--output", default="ablation.json",
+                 help="JSON file to write.")
+
+  def ablation(args):
+    from bls2017 import evaluation  # pylint: disable=import-outside-toplevel
+    paths = evaluation.image_paths(args.images)
+    codecs = [load(name) for name in args.models]
+    results = run_ablation(codecs, args.models, paths, args.output)
+    for name, figures in results.items():
+      print(name, "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else
+                            f"{k} {v}" for k, v in figures.items()))
+    print(f"Wrote {args.output}")
+  p.set_defaults(command=ablation)
+
+
 def command_parser(doc, add_train_parser, shipped=True):
   """parse_args(argv) for a system's command: `train` + the codec commands.
 

@@ -16,7 +16,6 @@ from absl.flags import argparse_flags
 import tensorflow as tf
 
 from bls2017 import cli as bls2017_cli
-from bls2017 import evaluation
 from bls2017 import train as training
 from content_weighted import ablation, codec
 from content_weighted.model import ContentWeightedModel
@@ -48,15 +47,10 @@ def _add_train_parser(subparsers):
                  help="Q: learned quantization levels per channel.")
   p.set_defaults(command=_train)
 
-  p = subparsers.add_parser(
-      "ablation", help="The paper's ablation on a set of images.",
-      description="For each model (importance map on/off, context vs factorized model: bpp, PSNR, kept codes, bits under each model); writes JSON.")
-  p.add_argument("images", help="Directory or glob of PNG/JPEG images.")
-  p.add_argument("--model", "--model_path", dest="models", action="append",
-                 required=True, help="Model file; repeat for several.")
-  p.add_argument("--output", default="ablation.json",
-                 help="JSON file to write.")
-  p.set_defaults(command=_ablation)
+  bls2017_cli.add_ablation_parser(
+      subparsers, "importance map on/off, context vs factorized model: bpp, "
+      "PSNR, kept codes, bits under each model",
+      codec.load, ablation.run)
 
 
 def train(args):
@@ -70,16 +64,6 @@ def train(args):
   return training.fit_and_save(
       model, args, dataset, "content_weighted",
       make_tables=lambda m: codec.fitted_tables(m, dataset.take(16)))
-
-
-def _ablation(args):
-  paths = evaluation.image_paths(args.images)
-  codecs = [codec.load(name) for name in args.models]
-  results = ablation.run(codecs, args.models, paths, args.output)
-  for name, figures in results.items():
-    print(name, "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else
-                          f"{k} {v}" for k, v in figures.items()))
-  print(f"Wrote {args.output}")
 
 
 def _train(args):
