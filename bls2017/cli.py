@@ -55,6 +55,14 @@ def _add_train_parser(subparsers):
   p.set_defaults(command=_train)
 
 
+def add_bool_flag(p, name, default, help_text):
+  """--NAME / --noNAME, absl's spelling of a boolean flag."""
+  p.add_argument(f"--{name}", dest=name, action="store_true", default=default,
+                 help=help_text)
+  p.add_argument(f"--no{name}", dest=name, action="store_false",
+                 help=argparse_flags.argparse.SUPPRESS)
+
+
 def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
   """The data, schedule and checkpoint flags every system's `train` has."""
   p.add_argument("--model_path", default=model_path,

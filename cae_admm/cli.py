@@ -11,7 +11,6 @@ take the model file of any system.
 """
 
 from absl import app
-from absl.flags import argparse_flags
 # TensorFlow must be imported before app.run (see bls2017.cli).
 import tensorflow as tf
 
@@ -41,10 +40,10 @@ def _add_train_parser(subparsers):
   p.add_argument("--retrain_fraction", type=float, default=0.3,
                  help="Last fraction of the steps in which the decoder sees "
                  "the pruned latents (masked retraining after ADMM).")
-  p.add_argument("--pruning", action=argparse_flags.argparse.
-                 BooleanOptionalAction, default=True,
-                 help="--nopruning: train and code without the ADMM "
-                 "schedule (the paper's ablation).")
+  bls2017_cli.add_bool_flag(
+      p, "pruning", True, "Train with the ADMM schedule and prune when "
+      "coding (default); --nopruning trains and codes without (the paper's "
+      "ablation).")
   p.add_argument("--ms_ssim_weight", type=float, default=0.0,
                  help="Blend of the distortion: (1 - w) MSE + w * 2000 * "
                  "(1 - MS-SSIM).")

@@ -11,7 +11,6 @@ take the model file of any system.
 """
 
 from absl import app
-from absl.flags import argparse_flags
 # TensorFlow must be imported before app.run (see bls2017.cli).
 import tensorflow as tf
 
@@ -33,10 +32,10 @@ def _add_train_parser(subparsers):
   p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
                  help="Weight of the MSE (0..255 scale) against the rate "
                  "proxy (bits of the kept codes per pixel).")
-  p.add_argument("--importance_map", action=argparse_flags.argparse.
-                 BooleanOptionalAction, default=True,
-                 help="--noimportance_map: keep every code everywhere (the "
-                 "paper's ablation).")
+  bls2017_cli.add_bool_flag(
+      p, "importance_map", True, "Allot codes by the importance map "
+      "(default); --noimportance_map keeps every code everywhere (the "
+      "paper's ablation).")
   p.add_argument("--num_filters", type=int, default=64,
                  help="Filters per layer.")
   p.add_argument("--code_channels", type=int, default=32,

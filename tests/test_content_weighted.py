@@ -143,8 +143,9 @@ def test_train_command(tmp_path):
       "--num_filters", "8", "--code_channels", "4", "--groups", "2",
       "--num_levels", "4", "--patchsize", "32", "--batchsize", "2",
       "--epochs", "1", "--steps_per_epoch", "3", "--seed", "0",
-      "--verbose", "0") == 0
+      "--verbose", "0", "--noimportance_map") == 0
   loaded = model_file.load(str(model_path), ContentWeightedModel)
+  assert loaded.model.importance_map is False
   assert loaded.metadata["steps"] == 3
   assert np.isfinite(loaded.metadata["final_train_context_bpp"])
   codec = cw_codec.load(str(model_path))
