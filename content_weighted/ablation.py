@@ -8,7 +8,7 @@ them (importance map bits included in both).
 
 import numpy as np
 
-from bls2017 import evaluation, images, metrics
+from bls2017 import bitstream, evaluation, images, metrics
 
 
 def measure(codec, paths):
@@ -25,10 +25,19 @@ def measure(codec, paths):
         "kept_fraction": float(np.mean(mask.numpy())),
         "context_bpp": codec.information_content(x) / pixels,
         "factorized_bpp": codec.information_content(
-            x, codes_model="factorized") / pixels})
+            x, codes_model="factorized") / pixels,
+        "factorized_file_bpp": _factorized_file_bits(codec, x) / pixels})
   summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
   return dict(summary, images=len(rows),
               importance_map=codec.model.importance_map)
+
+
+def _factorized_file_bits(codec, x):
+  """Real size with the kept codes range-coded by the factorized tables in
+  one string: header, map length field, map string and that string."""
+  _, map_string, codes_string = codec.factorized_strings(x)
+  header_and_map = bitstream.HEADER_BYTES + 4 + len(map_string)
+  return 8 * (header_and_map + len(codes_string))
 
 
 def run(codecs, names, paths, output):

@@ -220,6 +220,34 @@ class Codec(bls2017_codec.Codec):
     return (self.model.quantizer.indices(e)[0], k[0],
             self.model.mask(k)[0])
 
+  def factorized_strings(self, x):
+    """(kept codes, map string, codes string) with the codes range-coded
+    under the per-channel factorized tables instead of the context model:
+    the ablation's real file, less header and framing."""
+    codes, k, mask = self.codes(x)
+    where = tf.where(mask > 0)
+    symbols = tf.cast(tf.gather_nd(codes, where), tf.int16)
+    cdf = tf.gather(self._factorized_cdfs(), where[:, 2])
+    string = gen_ops.range_encode(symbols, cdf, precision=context.PRECISION)
+    map_string = self.compressor.map_model.compress(tf.cast(k, tf.float32))
+    return symbols, map_string.numpy(), string.numpy()
+
+  def _factorized_cdfs(self):
+    """[C, Q + 1] CDFs over the code values from the fitted tables; values
+    outside a channel's fitted range get its escape probability."""
+    tables = _code_tables(self.loaded.tables)
+    starts = np.flatnonzero(tables["cdf"] < 0)
+    ends = list(starts[1:]) + [len(tables["cdf"])]
+    levels = self.model.num_levels
+    log_pmfs = []
+    for start, end, offset in zip(starts, ends, tables["cdf_offset"]):
+      pmf = np.diff(tables["cdf"][start + 1:end].astype(np.float64))
+      values = np.arange(levels) - offset
+      inside = (values >= 0) & (values < len(pmf) - 1)
+      log_pmfs.append(np.log(np.where(
+          inside, pmf[np.clip(values, 0, len(pmf) - 1)], pmf[-1])))
+    return context.quantized_cdf(tf.constant(np.array(log_pmfs), tf.float32))
+
   def information_content(self, x, codes_model="context"):
     """Bits: the importance map under its tables plus the kept codes under
     the context model (or, codes_model="factorized", under per-channel

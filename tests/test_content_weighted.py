@@ -161,3 +161,15 @@ def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
   assert figures["context_bpp"] > 0 and figures["factorized_bpp"] > 0
   # The file holds at least the information content, plus framing.
   assert figures["bpp"] > figures["context_bpp"]
+
+
+def test_factorized_ablation_string_decodes(cw_path):
+  from tensorflow_compression.python.ops import gen_ops
+  codec = cw_codec.load(cw_path)
+  x = synthetic_image(40, 32)
+  symbols, _, string = codec.factorized_strings(x)
+  _, _, mask = codec.codes(x)
+  channels = tf.where(mask > 0)[:, 2]
+  cdf = tf.gather(codec._factorized_cdfs(), channels)  # pylint: disable=protected-access
+  decoded = gen_ops.range_decode(string, tf.shape(symbols), cdf, precision=16)
+  np.testing.assert_array_equal(decoded, symbols)
