@@ -84,6 +84,9 @@ class ContentWeightedModel(LagrangianModel):
                                activation="relu", name="conv_0"),
         tf.keras.layers.Conv2D(1, 1, activation="sigmoid", name="conv_1")],
         name="importance_net")
+    # Frozen in the ablation: its output is replaced by ones, so it would get
+    # no gradient (and Keras would warn about that on every step).
+    self.importance_net.trainable = self.importance_map
     self.quantizer = importance.ChannelQuantizer(
         self.code_channels, self.num_levels, name="quantizer")
     self.g_s = Decoder(self.num_filters, self.channels)

@@ -119,6 +119,16 @@ def test_corrupt_and_foreign_bitstreams_are_refused(cw_path, rgb_model_path):
         synthetic_image(16, 16)))
 
 
+def test_without_importance_map_the_map_network_is_frozen():
+  sizes = dict(num_filters=8, code_channels=4, groups=2, num_levels=4)
+  with_map = ContentWeightedModel(**sizes)
+  without = ContentWeightedModel(**sizes, importance_map=False)
+  frozen = {v.name for v in without.importance_net.weights}
+  assert frozen and frozen <= {v.name for v in with_map.trainable_variables}
+  assert not frozen & {v.name for v in without.trainable_variables}
+  assert len(without.weights) == len(with_map.weights)
+
+
 def test_without_importance_map_every_code_is_kept(tmp_path):
   codec = cw_codec.load(_model_file(tmp_path / "nomap.npz",
                                     importance_map=False))
