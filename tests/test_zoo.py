@@ -67,7 +67,9 @@ def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
                                                  entry["lambda"])
   x = _sample(model.channels)
   data = model.compress(x)
-  assert len(data) <= entry["sample_photo_bytes"]
+  # Within a few bytes, not exact: oneDNN picks kernels by CPU, and the
+  # float analysis transform may round a latent or two the other way.
+  assert len(data) == pytest.approx(entry["sample_photo_bytes"], rel=1e-3)
   x_hat = model.decompress(data)
   assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
   # Decoding is bit-exact across processes, whichever process encoded.
@@ -83,15 +85,16 @@ def _target_bytes_to_bpp(num_bytes, x):
 def test_target_bpp_picks_the_highest_model_that_fits(tmp_path, capsys):
   ladder = zoo.ladder(3)
   x = _sample(3)
-  sizes = [zoo.catalog()[n]["sample_photo_bytes"] for n in ladder]
-  # Just under the second-highest model's size.. and at the top one's.
+  # Sizes on this machine (the catalog's may differ by a byte elsewhere).
+  encoded = [codec.load(n).compress(x) for n in ladder]
+  # Just over the second-highest model's size, and the top one's.
   for pick in sorted({max(len(ladder) - 2, 0), len(ladder) - 1}):
-    target = _target_bytes_to_bpp(sizes[pick] + 1, x)
+    target = _target_bytes_to_bpp(len(encoded[pick]) + 1, x)
     output = tmp_path / f"{pick}.tfci"
     assert run_cli("compress", images.sample_photo(), output,
                    "--target_bpp", target) == 0
     assert f"Model {ladder[pick]} " in capsys.readouterr().out
-    assert os.path.getsize(output) == sizes[pick]
+    assert output.read_bytes() == encoded[pick]
 
 
 def test_target_bpp_below_the_ladder_is_refused(tmp_path, capsys):
