@@ -5,14 +5,15 @@ coded latents z_hat that are zero, over a set of images.
 """
 
 import numpy as np
+from tqdm import tqdm
 
 from bls2017 import evaluation, images, metrics
 
 
-def measure(codec, paths):
+def measure(codec, paths, desc=None):
   """Mean figures of a `cae_admm.codec.Codec` over image `paths`."""
   rows = []
-  for path in paths:
+  for path in tqdm(paths, desc=desc):
     x = images.read(path, codec.channels)
     data = codec.compress(x)
     rows.append({"bpp": metrics.bpp(len(data), x),
@@ -25,6 +26,7 @@ def measure(codec, paths):
 
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  results = {name: measure(codec, paths) for name, codec in zip(names, codecs)}
+  results = {name: measure(codec, paths, name)
+             for name, codec in zip(names, codecs)}
   evaluation.write_json(output, results)
   return results

@@ -7,14 +7,15 @@ them (importance map bits included in both).
 """
 
 import numpy as np
+from tqdm import tqdm
 
 from bls2017 import bitstream, evaluation, images, metrics
 
 
-def measure(codec, paths):
+def measure(codec, paths, desc=None):
   """Mean figures of a `content_weighted.codec.Codec` over image `paths`."""
   rows = []
-  for path in paths:
+  for path in tqdm(paths, desc=desc):
     x = images.read(path, codec.channels)
     pixels = x.shape[0] * x.shape[1]
     data = codec.compress(x)
@@ -42,6 +43,7 @@ def _factorized_file_bits(codec, x):
 
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  results = {name: measure(codec, paths) for name, codec in zip(names, codecs)}
+  results = {name: measure(codec, paths, name)
+             for name, codec in zip(names, codecs)}
   evaluation.write_json(output, results)
   return results
