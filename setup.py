@@ -21,6 +21,8 @@ INSTALL_REQUIRES = [
     "Pillow>=10.1",
     "bjontegaard>=1.2",
     "tqdm",
+    # A range coder that decodes one symbol at a time (content_weighted.sequential).
+    "constriction>=0.4",
 ]
 
 EXTRAS_REQUIRE = {

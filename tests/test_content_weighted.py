@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from bls2017 import codec as bls2017_codec, model_file
 from cli_helpers import assert_exported_codec_round_trips, run_main
-from content_weighted import cli, context, importance
+from content_weighted import cli, context, importance, sequential
 from content_weighted import codec as cw_codec
 from content_weighted.model import ContentWeightedModel
 from synthetic import synthetic_image
@@ -67,6 +67,46 @@ def test_context_model_is_causal_in_plane_order():
     assert not np.array_equal(logits[planes > t], base[planes > t])
 
 
+def _random_context(num_levels=8, seed=0):
+  tf.keras.utils.set_random_seed(seed)
+  model = context.ContextModel(num_levels, filters=6)
+  model.build((None, None, None, None, 2))
+  for bias in (v for v in model.weights if "bias" in v.name):
+    bias.assign(tf.random.normal(bias.shape, stddev=0.5))
+  rng = np.random.default_rng(seed)
+  shape = (6, 5, 8)  # [h, w, C]
+  codes = rng.integers(0, num_levels, shape).astype(np.int32)
+  mask = (rng.random(shape) < 0.6).astype(np.float32)
+  return model, codes, mask
+
+
+def test_sequential_coder_predicts_what_the_context_model_predicts():
+  model, codes, mask = _random_context()
+  coder = sequential.SequentialCoder(model, mask)
+  c, i, j = coder.order.T
+  # Coding order: kept codes only, plane by plane.
+  assert len(c) == mask.sum() and np.all(np.diff(c + i + j) >= 0)
+  logits = context.logits_hwc(model, codes[None], mask[None], 8)[0]
+  expected = tf.nn.softmax(tf.gather_nd(logits, np.stack([i, j, c], 1)))
+  np.testing.assert_allclose(coder.probabilities(codes), expected, atol=1e-6)
+
+
+def test_sequential_round_trip_is_bit_exact_at_the_information_content():
+  model, codes, mask = _random_context(seed=1)
+  encoder = sequential.SequentialCoder(model, mask)
+  data = encoder.encode(codes)
+  decoded = sequential.SequentialCoder(model, mask).decode(data)
+  np.testing.assert_array_equal(decoded, codes * (mask > 0))
+  c, i, j = encoder.order.T
+  probabilities = encoder.probabilities(codes)
+  bits = -np.log2(probabilities[np.arange(len(c)), codes[i, j, c]]).sum()
+  # One stream: the information content plus the coder's last words.
+  assert bits / 8 <= len(data) <= bits / 8 + 8
+  other = codes.copy()
+  other[i[-1], j[-1], c[-1]] = (other[i[-1], j[-1], c[-1]] + 1) % 8
+  assert encoder.encode(other) != data
+
+
 def test_quantized_cdfs_are_valid_range_coder_tables():
   logits = tf.constant([[0.0, 0, 0, 0], [50, -50, 0, 3], [-1e4, 1e4, 0, 0]])
   cdf = context.quantized_cdf(logits).numpy()
@@ -106,6 +146,16 @@ def test_round_trip_is_bit_exact(cw_path):
   context_bits = codec.information_content(x)
   factorized_bits = codec.information_content(x, codes_model="factorized")
   assert context_bits > 0 and factorized_bits > 0
+
+
+def test_sequential_decoding_gives_the_files_image(cw_path):
+  codec = cw_codec.load(cw_path)
+  x = synthetic_image(37, 29)
+  map_string, data = sequential.compress(codec, x)
+  codes, x_hat = sequential.decompress(codec, map_string, data, 37, 29)
+  kept, _, mask = codec.codes(x)
+  np.testing.assert_array_equal(codes, kept.numpy() * mask.numpy())
+  np.testing.assert_array_equal(x_hat, codec.decompress(codec.compress(x)))
 
 
 def test_corrupt_and_foreign_bitstreams_are_refused(cw_path, rgb_model_path):
@@ -171,6 +221,8 @@ def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
   assert figures["context_bpp"] > 0 and figures["factorized_bpp"] > 0
   # The file holds at least the information content, plus framing.
   assert figures["bpp"] > figures["context_bpp"]
+  assert figures["sequential_file_bpp"] > figures["context_bpp"]
+  assert figures["slanted_decode_s"] > 0 and figures["sequential_decode_s"] > 0
 
 
 def test_factorized_ablation_string_decodes(cw_path):

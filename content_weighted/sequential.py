@@ -1,0 +1,162 @@
+"""Code-by-code coding in causal order: the paper's sequential decoding.
+
+The file format (see codec) decodes a whole plane t = c + i + j at once,
+with one context-model pass over the volume per plane. Sequential decoding
+decodes one kept code at a time instead, in plane order, and evaluates the
+context model only where it is needed. The logits of the code at p depend
+on layer B's 17 allowed offsets around p, and each of those on layer A's 53
+allowed offsets: a few hundred inputs of strictly earlier planes, all inside
+a 7^3 window.
+
+    for each kept code p, in order of (t, c, i, j):
+        window of earlier codes --masked_a (53 taps) x 17--> h1 [17, F]
+        h1 --masked_b (17 taps)--> h2 [F] --logits--> softmax --> P(code_p)
+        decode code_p with P(code_p); write it into the volume
+
+TFC's range coder takes every CDF of a string before it decodes the first
+symbol, so it cannot decode a code whose CDF depends on the code decoded
+just before; constriction's range coder decodes one symbol at a time under a
+model given at that moment, which is what sequential decoding needs.
+
+Encoder and decoder call `_probabilities` with arrays of the same shapes
+holding the same values (only earlier planes are read, and both sides know
+them), so they build the same models bit for bit.
+"""
+
+import constriction
+import numpy as np
+import tensorflow as tf
+
+from content_weighted import context
+from content_weighted.model import STRIDE
+
+# Layer A's 5^3 kernel reaches 2 codes out, layer B's 3^3 kernel 1 more.
+_REACH = 3
+
+
+def _layers(context_model):
+  masked_a, masked_b, logits = [
+      layer for layer in context_model.layers
+      if isinstance(layer, context.MaskedConv3D)]
+  return masked_a, masked_b, logits
+
+
+def _taps(layer):
+  """(offsets [n, 3] the mask allows, their weights [n * inputs, filters])."""
+  allowed = layer.mask.astype(bool)
+  kernel = layer.kernel.numpy().astype(np.float64)
+  offsets = np.argwhere(allowed) - layer.size // 2
+  return offsets, kernel[allowed].reshape(-1, kernel.shape[-1])
+
+
+class SequentialCoder:
+  """Range-codes the kept codes of one image one by one, in plane order.
+
+  `mask` [h, w, C] (from the importance map, which is decoded first) says
+  which codes are kept; both sides construct the coder with the same mask.
+  """
+
+  def __init__(self, context_model, mask):
+    masked_a, masked_b, logits = _layers(context_model)
+    offsets_a, self.w_a = _taps(masked_a)
+    offsets_b, self.w_b = _taps(masked_b)
+    self.b_a = masked_a.bias.numpy().astype(np.float64)
+    self.b_b = masked_b.bias.numpy().astype(np.float64)
+    self.w_c = logits.kernel.numpy()[0, 0, 0].astype(np.float64)
+    self.b_c = logits.bias.numpy().astype(np.float64)
+    self.num_levels = self.w_c.shape[-1]
+
+    mask = np.transpose(np.asarray(mask) > 0, [2, 0, 1])  # [C, h, w]
+    padded = np.array(mask.shape) + 2 * _REACH
+    # The context volume [C, h, w, 2] (value, mask) zero-padded by _REACH,
+    # flattened: a position's inputs are then fixed flat offsets from it.
+    self.volume = np.zeros([*padded, 2])
+    inner = tuple(slice(_REACH, _REACH + n) for n in mask.shape)
+    self.volume[inner + (1,)] = mask
+    # Layer B reads layer A's output only inside the volume ("SAME" pads
+    # layer A's output with zeros, not with relu(bias)).
+    self.inside = np.zeros(padded)
+    self.inside[inner] = 1
+    strides = np.array([padded[1] * padded[2], padded[2], 1])
+    self.step_b = offsets_b @ strides
+    step_a = (offsets_b[:, None, :] + offsets_a[None, :, :]) @ strides
+    self.inputs_a = (2 * step_a[..., None] + np.arange(2)).reshape(
+        len(offsets_b), -1)
+    kept = np.argwhere(mask)  # (c, i, j), raster order.
+    self.order = kept[np.argsort(kept.sum(1), kind="stable")]
+    self.flat = (self.order + _REACH) @ strides
+
+  def _probabilities(self, position):
+    """P(code | earlier codes) [Q] at the flat padded `position`."""
+    h1 = self.volume.reshape(-1)[2 * position + self.inputs_a] @ self.w_a
+    h1 = np.maximum(h1 + self.b_a, 0)
+    h1 *= self.inside.reshape(-1)[position + self.step_b][:, None]
+    h2 = np.maximum(h1.reshape(-1) @ self.w_b + self.b_b, 0)
+    logits = h2 @ self.w_c + self.b_c
+    odds = np.exp(logits - logits.max())
+    return odds / odds.sum()
+
+  def _write(self, position, code):
+    self.volume.reshape(-1)[2 * position] = (code + 1) / self.num_levels
+
+  def probabilities(self, codes):
+    """P(code | earlier codes) [n, Q] of every kept code of `codes`, in
+    coding order (what `encode` codes them with)."""
+    self._fill(codes)
+    return np.stack([self._probabilities(p) for p in self.flat])
+
+  def _fill(self, codes):
+    """Writes the kept codes of `codes` [h, w, C]; returns them in order."""
+    symbols = np.asarray(codes)[self.order[:, 1], self.order[:, 2],
+                                self.order[:, 0]].astype(np.int32)
+    self.volume[..., 0] = 0
+    for position, code in zip(self.flat, symbols):
+      self._write(position, code)
+    return symbols
+
+  def encode(self, codes):
+    """Bytes of the kept codes of `codes` [h, w, C] (int levels)."""
+    symbols = self._fill(codes)
+    encoder = constriction.stream.queue.RangeEncoder()
+    for position, code in zip(self.flat, symbols):
+      encoder.encode(int(code), self._model(position))
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+  def decode(self, data):
+    """Codes [h, w, C] (0 where not kept) from `encode`'s bytes."""
+    words = np.frombuffer(data, "<u4").astype(np.uint32)
+    decoder = constriction.stream.queue.RangeDecoder(words)
+    self.volume[..., 0] = 0
+    channels, height, width = self.inside.shape - 2 * np.array([_REACH] * 3)
+    codes = np.zeros([height, width, channels], np.int32)
+    for (c, i, j), position in zip(self.order, self.flat):
+      code = decoder.decode(self._model(position))
+      self._write(position, code)
+      codes[i, j, c] = code
+    return codes
+
+  def _model(self, position):
+    return constriction.stream.model.Categorical(
+        self._probabilities(position), perfect=False)
+
+
+def compress(codec, x):
+  """(importance-map string, sequentially coded codes) of uint8 image x, for
+  a `content_weighted.codec.Codec`: the file's payload without its framing.
+  """
+  codes, k, mask = codec.codes(x)
+  map_string = codec.compressor.map_model.compress(tf.cast(k, tf.float32))
+  coder = SequentialCoder(codec.model.context_model, mask.numpy())
+  return map_string.numpy(), coder.encode(codes.numpy())
+
+
+def decompress(codec, map_string, data, height, width):
+  """(codes [h, w, C], uint8 image [height, width, channels]) from
+  `compress`'s output."""
+  h, w = -(-height // STRIDE), -(-width // STRIDE)
+  k = tf.cast(codec.compressor.map_model.decompress(map_string, (h, w)),
+              tf.int32)
+  mask = codec.model.mask(k)
+  codes = SequentialCoder(codec.model.context_model, mask.numpy()).decode(data)
+  x_hat = codec.model.synthesize(codes[None], k[None])[0, :height, :width]
+  return codes, tf.saturate_cast(tf.round(x_hat), tf.uint8).numpy()
