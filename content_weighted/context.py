@@ -8,6 +8,8 @@ so a whole plane is decoded at once, in C + H + W - 2 steps.
 The first convolution sees only offsets (dc, di, dj) with dc + di + dj < 0
 (mask "A"); later ones also the centre plane, dc + di + dj <= 0 (mask "B").
 A stack of these keeps every output's inputs on strictly earlier planes.
+The file format decodes plane by plane (codec); `sequential` decodes the
+same model one code at a time.
 """
 
 import numpy as np
