@@ -164,6 +164,19 @@ def add_codec_parsers(subparsers, shipped=True):
                  "128x128 patches (the paper's figure 4).")
   p.set_defaults(command=_evaluate)
 
+  p = subparsers.add_parser(
+      "plot", help="Merge results JSON files; BD-rates and RD plots.",
+      description="Reads METHOD.json files written by evaluate (CompressAI "
+      "layout), e.g. from separate runs on the same images; files of the "
+      "same method are merged into one curve. Writes OUTPUT_DIR/METHOD.json "
+      "(points in rate order), bd.json and rd_psnr.png, rd_msssim.png.")
+  p.add_argument("results", nargs="+", help="Results JSON files.")
+  p.add_argument("--output_dir", default="results",
+                 help="Where to write JSON and plots.")
+  p.add_argument("--anchor", default="jpeg",
+                 help="Method that BD-rates are computed against.")
+  p.set_defaults(command=_plot)
+
   if not shipped:
     return
   p = subparsers.add_parser("models", help="List the shipped models.")
@@ -180,6 +193,22 @@ def add_codec_parsers(subparsers, shipped=True):
                  "JPEG.")
   _add_model_flag(p, required=not shipped)
   p.set_defaults(command=_demo)
+
+
+def _print_bd(bd, anchor):
+  for method, figures in bd.items():
+    print(f"BD vs {anchor}: {method:<10} " + "  ".join(
+        f"{k} {v:+.2f}" for k, v in figures.items()))
+
+
+def _plot(args):
+  from bls2017 import evaluation  # pylint: disable=import-outside-toplevel
+  try:
+    bd = evaluation.merge_results(args.results, args.anchor, args.output_dir)
+  except evaluation.ResultsError as e:
+    raise UsageError(str(e)) from None
+  _print_bd(bd, args.anchor)
+  print(f"Wrote {args.output_dir}")
 
 
 def _compress(args):
@@ -257,9 +286,7 @@ def _evaluate(args):
             f"{s.get('estimated_bpp', float('nan')):>8.4f}"
             f"{s['psnr']:>8.2f}{s['ms_ssim']:>9.4f}{s['ms_ssim_db']:>7.2f}"
             f"{s['encoding_time']:>8.4f}{s['decoding_time']:>8.4f}")
-  for method, figures in bd.items():
-    print(f"BD vs {args.anchor}: {method:<10} " + "  ".join(
-        f"{k} {v:+.2f}" for k, v in figures.items()))
+  _print_bd(bd, args.anchor)
   if args.relaxed_vs_real:
     summary = evaluation.write_relaxed_vs_real(
         codecs[0], paths, args.output_dir, args.relaxed_vs_real)

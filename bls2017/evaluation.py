@@ -193,15 +193,21 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   write_csv(os.path.join(output_dir, "per_image.csv"), rows)
   if matched:
     write_csv(os.path.join(output_dir, "rate_matched.csv"), matched)
-  bd = {method: bd_metrics(curves[anchor], summaries)
-        for method, summaries in curves.items()
-        if anchor in curves and method != anchor}
-  write_json(os.path.join(output_dir, "bd.json"), {"anchor": anchor, **bd})
+  bd = _write_bd(curves, anchor, output_dir)
   _plot(curves, output_dir, len(paths))
   if codecs:
     visual_figure(codecs[0], paths[0], baseline_codecs,
                   os.path.join(output_dir, "visual.png"))
   return curves, bd
+
+
+def _write_bd(curves, anchor, output_dir):
+  """{method: BD figures against `anchor`}, also written to bd.json."""
+  bd = {method: bd_metrics(curves[anchor], summaries)
+        for method, summaries in curves.items()
+        if anchor in curves and method != anchor}
+  write_json(os.path.join(output_dir, "bd.json"), {"anchor": anchor, **bd})
+  return bd
 
 
 def visual_figure(codec, path, baseline_codecs, output):
@@ -224,16 +230,63 @@ def _label(name, x, data, x_hat):
           f"{metrics.psnr(x, x_hat):.2f} dB")
 
 
-def _plot(curves, output_dir, count):
+def _plot(curves, output_dir, count=None):
   from bls2017 import plots  # pylint: disable=import-outside-toplevel
   labels = {m: baselines.DESCRIPTIONS.get(m, f"{m} (this codec)")
             for m in curves}
   labelled = {labels[m]: s for m, s in curves.items()}
+  title = "Rate-distortion" + (f", {count} images" if count else "")
   plots.rd_curves(os.path.join(output_dir, "rd_psnr.png"), labelled, "psnr",
-                  "PSNR (dB, RGB)", f"Rate-distortion, {count} images")
+                  "PSNR (dB, RGB)", title)
   plots.rd_curves(os.path.join(output_dir, "rd_msssim.png"), labelled,
-                  "ms_ssim_db", "MS-SSIM (dB)",
-                  f"Rate-distortion, {count} images")
+                  "ms_ssim_db", "MS-SSIM (dB)", title)
+
+
+class ResultsError(ValueError):
+  """A results file is missing, not JSON, or not in the CompressAI layout."""
+
+
+def read_results(paths):
+  """{method: (descriptions, summaries)} from CompressAI-layout JSON files
+  (what `run` writes); files of the same method add their rate points."""
+  merged = {}
+  for path in paths:
+    try:
+      with open(path, encoding="utf-8") as f:
+        content = json.load(f)
+      name, results = content["name"], content["results"]
+      columns = [results[out] for out in
+                 ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
+                  "decoding_time")]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise ResultsError(f"{path}: not a results file ({e}).") from None
+    descriptions, summaries = merged.setdefault(name, ([], []))
+    descriptions.append(content.get("description", name))
+    for bpp, psnr, ms_ssim, encoding, decoding in zip(*columns):
+      summaries.append({"bpp": bpp, "psnr": psnr, "ms_ssim": ms_ssim,
+                        "ms_ssim_db": metrics.ms_ssim_db(ms_ssim),
+                        "encoding_time": encoding,
+                        "decoding_time": decoding})
+  return merged
+
+
+def merge_results(paths, anchor, output_dir):
+  """Merges result files (e.g. of separate `run`s on the same images):
+  writes METHOD.json with every method's points in rate order, bd.json
+  against `anchor` and the RD plots. Returns {method: BD figures}."""
+  merged = read_results(paths)
+  if anchor not in merged:
+    raise ResultsError(f"no results for the anchor {anchor!r} (methods: "
+                       f"{', '.join(sorted(merged))}).")
+  os.makedirs(output_dir, exist_ok=True)
+  curves = {}
+  for method, (descriptions, summaries) in merged.items():
+    curves[method] = sorted(summaries, key=lambda s: s["bpp"])
+    write_json(os.path.join(output_dir, f"{method}.json"), compressai_json(
+        method, " + ".join(dict.fromkeys(descriptions)), curves[method]))
+  bd = _write_bd(curves, anchor, output_dir)
+  _plot(curves, output_dir)
+  return bd
 
 
 def relaxed_vs_real(codec, paths, patchsize=128, count=256, seed=0):

@@ -99,3 +99,46 @@ def test_bd_rate_on_synthetic_curves():
 def test_ms_ssim_db():
   assert metrics.ms_ssim_db(0.9) == 10.0
   assert np.isnan(metrics.ms_ssim_db(float("nan")))
+
+
+def _results_file(path, name, rates, psnrs):
+  ms_ssims = [1 - 10 ** (-p / 20) for p in psnrs]  # ms_ssim_db = p / 2.
+  evaluation.write_json(path, evaluation.compressai_json(
+      name, f"{name} models", [
+          {"bpp": r, "psnr": p, "ms_ssim": m, "encoding_time": 0.1,
+           "decoding_time": 0.2} for r, p, m in zip(rates, psnrs, ms_ssims)]))
+  return str(path)
+
+
+def test_plot_merges_runs_of_one_method_into_one_curve(tmp_path):
+  rates, psnrs = [0.25, 0.5, 1.0, 2.0], [28.0, 31.0, 34.0, 37.0]
+  files = [_results_file(tmp_path / "anchor.json", "jpeg", rates, psnrs),
+           # One method's points from two runs, out of rate order.
+           _results_file(tmp_path / "a.json", "mine",
+                         [0.8 * r for r in rates[2:]], psnrs[2:]),
+           _results_file(tmp_path / "b.json", "mine",
+                         [0.8 * r for r in rates[:2]], psnrs[:2])]
+  out = tmp_path / "merged"
+  assert run_cli("plot", *files, "--anchor", "jpeg",
+                 "--output_dir", out) == 0
+  merged = json.loads((out / "mine.json").read_text())
+  assert merged["results"]["bpp"] == [0.8 * r for r in rates]
+  assert merged["results"]["psnr-rgb"] == psnrs
+  bd = json.loads((out / "bd.json").read_text())
+  assert np.isclose(bd["mine"]["bd_rate_psnr"], -20.0, atol=1e-6)
+  assert np.isclose(bd["mine"]["bd_rate_ms_ssim_db"], -20.0, atol=1e-6)
+  for name in ("rd_psnr.png", "rd_msssim.png"):
+    assert (out / name).stat().st_size > 5000, name
+
+
+def test_plot_refuses_bad_results_files(tmp_path, capsys):
+  good = _results_file(tmp_path / "jpeg.json", "jpeg", [0.5, 1.0],
+                       [30.0, 33.0])
+  (tmp_path / "bad.json").write_text('{"name": "x"}')
+  assert run_cli("plot", good, tmp_path / "bad.json",
+                 "--output_dir", tmp_path / "out") == 1
+  assert "bad.json: not a results file" in capsys.readouterr().err
+  assert run_cli("plot", good, "--anchor", "bls2017",
+                 "--output_dir", tmp_path / "out") == 1
+  assert "no results for the anchor 'bls2017'" in capsys.readouterr().err
+  assert not (tmp_path / "out").exists()
