@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from bls2017 import cli as bls2017_cli
 from bls2017 import train as training
-from content_weighted import ablation, codec
+from content_weighted import ablation, codec, importance
 from content_weighted.model import ContentWeightedModel
 
 
@@ -36,6 +36,11 @@ def _add_train_parser(subparsers):
       p, "importance_map", True, "Allot codes by the importance map "
       "(default); --noimportance_map keeps every code everywhere (the "
       "paper's ablation).")
+  p.add_argument("--mask_gradient", choices=importance.MASK_GRADIENTS,
+                 default="band", help="Straight-through gradient of the "
+                 "mask: through the last kept and first dropped group (band)"
+                 " or the last kept group only (last_group, which lets the "
+                 "rate fall whatever lambda; kept to reproduce older runs).")
   p.add_argument("--num_filters", type=int, default=64,
                  help="Filters per layer.")
   p.add_argument("--code_channels", type=int, default=32,
@@ -58,7 +63,8 @@ def train(args):
     tf.keras.utils.set_random_seed(args.seed)
   model = ContentWeightedModel(
       args.lmbda, args.num_filters, args.code_channels, args.groups,
-      args.num_levels, args.channels, args.importance_map)
+      args.num_levels, args.channels, args.importance_map,
+      args.mask_gradient)
   training.compile_adam(model, args)
   dataset = training.build_dataset(args, args.seed)
   return training.fit_and_save(

@@ -6,9 +6,21 @@ zeroes the rest:
 
     m_l(p) = 1 if l < ceil(L * p) else 0,        l = 0 .. L - 1
 
-The hard mask has no useful gradient, so training passes the gradient of
-the ramp clip(L * p - l, 0, 1) through it (straight-through). The mask's
-sum over groups, times the bits of a code, is the rate proxy.
+The hard mask has no useful gradient, so training passes a surrogate's
+gradient through it (straight-through), dm_l/dp = L on a band of groups
+next to the boundary L * p:
+
+    "band":       |L p - l| < 1: the last kept group and the first dropped
+                  one (as Li et al., a band around L p)
+    "last_group": 0 < L p - l < 1 (the ramp clip(L p - l, 0, 1)): the last
+                  kept group only
+
+With "last_group" the distortion only says whether the last kept group
+should be scaled up or down; once the decoder has adapted to it, that
+averages to zero, the rate term's push does not, and p falls whatever
+lambda (measured: see the README). "band" also asks whether adding the
+first dropped group would lower the distortion. The mask's sum over
+groups, times the bits of a code, is the rate proxy.
 """
 
 import tensorflow as tf
@@ -25,12 +37,18 @@ def group_mask(k, levels, channels):
   return tf.cast(group < k, tf.float32)
 
 
-def importance_mask(p, levels, channels):
-  """Mask [..., channels] from p [..., 1], with a straight-through ramp."""
+MASK_GRADIENTS = ("band", "last_group")
+
+
+def importance_mask(p, levels, channels, gradient="band"):
+  """Mask [..., channels] from p [..., 1], with the straight-through
+  `gradient` ("band" or "last_group", see the module docstring)."""
   group = tf.cast(tf.range(channels) // (channels // levels), p.dtype)
-  ramp = tf.clip_by_value(p * levels - group, 0, 1)
+  low = -1.0 if gradient == "band" else 0.0
+  surrogate = tf.clip_by_value(p * levels - group, low, 1)
   hard = group_mask(kept_groups(p, levels), levels, channels)
-  return ramp + tf.stop_gradient(hard - ramp)
+  # (s - s) first: exactly 0 forward, so the mask is exactly the hard one.
+  return hard + (surrogate - tf.stop_gradient(surrogate))
 
 
 class ChannelQuantizer(tf.keras.layers.Layer):

@@ -66,7 +66,8 @@ class ContentWeightedModel(LagrangianModel):
   distortion_name = "mse"
 
   def __init__(self, lmbda=0.01, num_filters=64, code_channels=32,
-               groups=16, num_levels=8, channels=3, importance_map=True):
+               groups=16, num_levels=8, channels=3, importance_map=True,
+               mask_gradient="band"):
     super().__init__(lmbda, name="content_weighted")
     self.num_filters = int(num_filters)
     self.code_channels = int(code_channels)
@@ -74,6 +75,10 @@ class ContentWeightedModel(LagrangianModel):
     self.num_levels = int(num_levels)
     self.channels = int(channels)
     self.importance_map = bool(importance_map)
+    if mask_gradient not in importance.MASK_GRADIENTS:
+      raise ValueError(f"mask_gradient must be one of "
+                       f"{importance.MASK_GRADIENTS}, not {mask_gradient!r}.")
+    self.mask_gradient = mask_gradient
     if self.code_channels % self.groups:
       raise ValueError("code_channels must be a multiple of groups.")
     self.g_a = Encoder(self.num_filters)
@@ -97,7 +102,8 @@ class ContentWeightedModel(LagrangianModel):
     return {"lmbda": self.lmbda, "num_filters": self.num_filters,
             "code_channels": self.code_channels, "groups": self.groups,
             "num_levels": self.num_levels, "channels": self.channels,
-            "importance_map": self.importance_map}
+            "importance_map": self.importance_map,
+            "mask_gradient": self.mask_gradient}
 
   @property
   def coding_variables(self):
@@ -139,7 +145,8 @@ class ContentWeightedModel(LagrangianModel):
     """(proxy bpp, mse) -- and, in train_step, the context bits."""
     x = tf.cast(x, self.compute_dtype)
     e, p = self.analyse(x)
-    mask = importance.importance_mask(p, self.groups, self.code_channels)
+    mask = importance.importance_mask(p, self.groups, self.code_channels,
+                                      self.mask_gradient)
     x_hat = self.g_s(self.quantizer(e) * mask)
     num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
     proxy_bpp = tf.reduce_sum(mask) * math.log2(self.num_levels) / num_pixels

@@ -28,6 +28,24 @@ def test_mask_is_monotone_in_p_and_keeps_ceil_l_p_groups():
   assert np.all(gradient >= 0) and gradient.sum() > 0
 
 
+def test_band_gradient_reaches_the_first_dropped_group():
+  p = tf.constant([[0.3]])  # L p = 1.2 with L = 4: groups 0 and 1 kept.
+  rows = {}
+  for gradient in importance.MASK_GRADIENTS:
+    with tf.GradientTape() as tape:
+      tape.watch(p)
+      mask = importance.importance_mask(p, 4, 8, gradient)
+    np.testing.assert_array_equal(mask, [[1, 1, 1, 1, 0, 0, 0, 0]])
+    rows[gradient] = tape.jacobian(mask, p).numpy().reshape(8)
+  # dm/dp = L on the last kept group (channels 2, 3) in both; "band" also
+  # on the first dropped one (channels 4, 5), so a distortion that would
+  # fall with that group switched on pushes p up.
+  np.testing.assert_array_equal(rows["band"], [0, 0, 4, 4, 4, 4, 0, 0])
+  np.testing.assert_array_equal(rows["last_group"], [0, 0, 4, 4, 0, 0, 0, 0])
+  with pytest.raises(ValueError, match="mask_gradient"):
+    ContentWeightedModel(mask_gradient="ramp")
+
+
 def test_quantizer_maps_to_nearest_learned_level():
   quantizer = importance.ChannelQuantizer(3, 5)
   e = tf.constant([[[0.0, 0.3, 0.9], [0.12, 0.13, 1.0]]])
@@ -203,9 +221,11 @@ def test_train_command(tmp_path):
       "--num_filters", "8", "--code_channels", "4", "--groups", "2",
       "--num_levels", "4", "--patchsize", "32", "--batchsize", "2",
       "--epochs", "1", "--steps_per_epoch", "3", "--seed", "0",
-      "--verbose", "0", "--noimportance_map") == 0
+      "--verbose", "0", "--noimportance_map",
+      "--mask_gradient", "last_group") == 0
   loaded = model_file.load(str(model_path), ContentWeightedModel)
   assert loaded.model.importance_map is False
+  assert loaded.model.mask_gradient == "last_group"
   assert loaded.metadata["steps"] == 3
   assert np.isfinite(loaded.metadata["final_train_context_bpp"])
 
