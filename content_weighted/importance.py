@@ -11,7 +11,7 @@ gradient through it (straight-through), dm_l/dp = L on a band of groups
 next to the boundary L * p:
 
     "band":       |L p - l| < 1: the last kept group and the first dropped
-                  one (as Li et al., a band around L p)
+                  one
     "last_group": 0 < L p - l < 1 (the ramp clip(L p - l, 0, 1)): the last
                   kept group only
 
