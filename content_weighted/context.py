@@ -60,10 +60,17 @@ class ContextModel(tf.keras.Sequential):
     self.add(MaskedConv3D(num_levels, 1, True, name="logits"))
 
 
+def code_value(codes, num_levels):
+  """A known code's value channel, (code + 1) / Q in (0, 1]; 0 stays free
+  for codes not kept or not yet decoded. Shared by `volume` and
+  `sequential`, which must feed the model the same numbers."""
+  return (codes + 1) / num_levels
+
+
 def volume(codes, mask, num_levels):
   """Context input [B, C, H, W, 2] from codes and mask [B, H, W, C]."""
   mask = tf.cast(mask, tf.float32)
-  value = mask * (tf.cast(codes, tf.float32) + 1) / num_levels
+  value = mask * code_value(tf.cast(codes, tf.float32), num_levels)
   return tf.transpose(tf.stack([value, mask], -1), [0, 3, 1, 2, 4])
 
 

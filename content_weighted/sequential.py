@@ -67,6 +67,7 @@ class SequentialCoder:
     self.num_levels = self.w_c.shape[-1]
 
     mask = np.transpose(np.asarray(mask) > 0, [2, 0, 1])  # [C, h, w]
+    self.shape = mask.shape
     padded = np.array(mask.shape) + 2 * _REACH
     # The context volume [C, h, w, 2] (value, mask) zero-padded by _REACH,
     # flattened: a position's inputs are then fixed flat offsets from it.
@@ -96,8 +97,9 @@ class SequentialCoder:
     odds = np.exp(logits - logits.max())
     return odds / odds.sum()
 
-  def _write(self, position, code):
-    self.volume.reshape(-1)[2 * position] = (code + 1) / self.num_levels
+  def _write(self, positions, codes):
+    self.volume.reshape(-1)[2 * positions] = context.code_value(
+        codes, self.num_levels)
 
   def probabilities(self, codes):
     """P(code | earlier codes) [n, Q] of every kept code of `codes`, in
@@ -110,8 +112,7 @@ class SequentialCoder:
     symbols = np.asarray(codes)[self.order[:, 1], self.order[:, 2],
                                 self.order[:, 0]].astype(np.int32)
     self.volume[..., 0] = 0
-    for position, code in zip(self.flat, symbols):
-      self._write(position, code)
+    self._write(self.flat, symbols)
     return symbols
 
   def encode(self, codes):
@@ -127,7 +128,7 @@ class SequentialCoder:
     words = np.frombuffer(data, "<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
     self.volume[..., 0] = 0
-    channels, height, width = self.inside.shape - 2 * np.array([_REACH] * 3)
+    channels, height, width = self.shape
     codes = np.zeros([height, width, channels], np.int32)
     for (c, i, j), position in zip(self.order, self.flat):
       code = decoder.decode(self._model(position))
