@@ -27,6 +27,11 @@ INSTALL_REQUIRES = [
 
 EXTRAS_REQUIRE = {
     "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.9", "ipykernel"],
+    # The JAX trainer (bls2017.jax_twin). The newest JAX set that resolves
+    # beside TF 2.14 (numpy < 2, ml-dtypes 0.2); the same code runs on newer
+    # JAX on an accelerator machine.
+    "accel": ["jax==0.4.34", "jaxlib==0.4.34", "optax==0.2.4",
+              "chex==0.1.87"],
 }
 
 setup(

@@ -1,6 +1,7 @@
 """The `bls2017` command: train, compress, decompress, evaluate, export.
 
     bls2017 train --train_glob='photos/**/*.png' --lambda=0.01 --model_path=m.npz
+    bls2017 finalize ladder/*.weights.npz  # JAX trainer output -> model files
     bls2017 compress photo.png            # writes photo.png.tfci
     bls2017 decompress photo.png.tfci     # writes photo.png.tfci.png
     bls2017 export --model_path=m.npz out_dir
@@ -54,6 +55,19 @@ def _add_train_parser(subparsers):
                  "multi_worker (the workers in TF_CONFIG).")
   p.set_defaults(command=_train)
 
+  p = subparsers.add_parser(
+      "finalize", help="Make model files of JAX-trained weights files.",
+      description="Gives each weights file written by the JAX trainer "
+      "(python -m bls2017.jax_twin) its range-coding tables and "
+      "fingerprint, as `train` does, and writes it as a model file: "
+      "NAME.weights.npz -> NAME.npz beside it, or in --output_dir.")
+  p.add_argument("weights_files", nargs="+", metavar="WEIGHTS_FILE",
+                 help="Weights file(s) (.weights.npz).")
+  p.add_argument("--output_dir", default=None,
+                 help="Where to write the model files. Default: beside "
+                 "each weights file.")
+  p.set_defaults(command=_finalize)
+
 
 def add_bool_flag(p, name, default, help_text):
   """--NAME / --noNAME, absl's spelling of a boolean flag."""
@@ -101,6 +115,22 @@ def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
 def _train(args):
   training.train(args)
   print(f"Wrote {args.model_path}")
+
+
+def _finalize(args):
+  for path in args.weights_files:
+    stem = os.path.basename(path)
+    stem = stem[:-len(".weights.npz")] if stem.endswith(".weights.npz") \
+        else os.path.splitext(stem)[0] + ".model"
+    output = os.path.join(args.output_dir or os.path.dirname(path),
+                          stem + ".npz")
+    _refuse_overwriting_input(path, output)
+    if args.output_dir:
+      os.makedirs(args.output_dir, exist_ok=True)
+    loaded = model_file.finalize(path, output)
+    print(f"Wrote {output}: lambda {loaded.model.lmbda:g}, "
+          f"{loaded.model.num_filters} filters, {loaded.model.channels} "
+          f"channels, fingerprint {loaded.fingerprint.hex()}")
 
 
 def add_codec_parsers(subparsers, shipped=True):

@@ -1,55 +1,9 @@
 """Training data: random patches from a glob of images or a TFDS dataset."""
 
-import glob as glob_lib
-
-import numpy as np
 import tensorflow as tf
 
-from bls2017 import images
-
-
-class DataError(ValueError):
-  """Training data is missing or unusable."""
-
-
-def load_images(pattern, channels, min_size):
-  """Decodes every image matching `pattern` once; drops ones below min_size.
-
-  Returns a list of uint8 arrays [H, W, channels]. Decoding a PNG costs more
-  than a training step's worth of cropping, so it is done once, up front.
-  """
-  paths = sorted(glob_lib.glob(pattern, recursive=True))
-  if not paths:
-    raise DataError(f"--train_glob {pattern!r} matches no files.")
-  arrays, skipped = [], 0
-  for path in paths:
-    array = images.read(path, channels)
-    if min(array.shape[:2]) < min_size:
-      skipped += 1
-      continue
-    arrays.append(array)
-  if not arrays:
-    raise DataError(
-        f"None of the {len(paths)} images matching {pattern!r} is at least "
-        f"{min_size}x{min_size} pixels; lower --patchsize.")
-  if skipped:
-    tf.get_logger().info("Skipped %d images smaller than %d px.", skipped,
-                         min_size)
-  return arrays
-
-
-def random_patches(arrays, patchsize, seed=None):
-  """Endless generator of random patchsize^2 crops, randomly mirrored."""
-  rng = np.random.default_rng(seed)
-  # Sample images in proportion to their area, so every pixel is as likely.
-  areas = np.array([a.shape[0] * a.shape[1] for a in arrays], np.float64)
-  weights = areas / areas.sum()
-  while True:
-    array = arrays[rng.choice(len(arrays), p=weights)]
-    top = rng.integers(array.shape[0] - patchsize + 1)
-    left = rng.integers(array.shape[1] - patchsize + 1)
-    patch = array[top:top + patchsize, left:left + patchsize]
-    yield patch[:, ::-1] if rng.random() < .5 else patch
+# load_images and DataError are part of this module's interface.
+from bls2017.patches import DataError, load_images, random_patches  # pylint: disable=unused-import
 
 
 def patch_dataset(arrays, patchsize, batchsize, seed=None):

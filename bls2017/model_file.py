@@ -104,11 +104,13 @@ class LoadedModel:
     self.fingerprint = fingerprint  # 4 bytes naming weights and tables.
 
 
-def load(path, model_class=BLS2017Model):
+def load(path, model_class=BLS2017Model, require_tables=True):
   """Reads a model file; raises ModelFileError if it is unusable.
 
   model_class: the Keras model the file must hold; its `system` attribute
-  (default "bls2017") must match the file's.
+  (default "bls2017") must match the file's. require_tables=False also
+  accepts a weights file: a model file without range-coding tables, as
+  the JAX trainer writes them (see `finalize`).
   """
   system = getattr(model_class, "system", "bls2017")
   try:
@@ -139,8 +141,21 @@ def load(path, model_class=BLS2017Model):
   if names != [v.name for v in variables] or any(
       v.shape != w.shape for v, w in zip(variables, weights)):
     raise ModelFileError(f"{path}: weights do not match the model structure.")
+  if require_tables and not tables:
+    raise ModelFileError(
+        f"{path}: weights without range-coding tables (a JAX trainer "
+        f"output); `bls2017 finalize {path}` makes it a model file.")
   _assign(variables, weights)
   return LoadedModel(model, tables, metadata, fingerprint(weights, tables))
+
+
+def finalize(weights_path, model_path):
+  """Writes the model file of a weights file: weights rounded to float16
+  and range-coding tables built from them, exactly as `bls2017 train`
+  saves its models. Returns the loaded model file."""
+  source = load(weights_path, require_tables=False)
+  save(source.model, model_path, metadata=source.metadata)
+  return load(model_path)
 
 
 def _assign(variables, arrays):

@@ -1,0 +1,108 @@
+r"""Trains a ladder of bls2017 models in JAX, one per lambda, in one run.
+
+    python -m bls2017.jax_twin --train_glob='photos/**/*.png' \
+        --lambda=0.0018,0.0035,0.0067,0.013 --model_dir=ladder
+
+Writes MODEL_DIR/lambda-<lambda>.weights.npz; `bls2017 finalize` turns each
+into a model file that every bls2017 command accepts. Re-run with the same
+flags to resume from MODEL_DIR/train/checkpoint.npz; --max_minutes stops a
+run resumably within a time limit. Needs JAX and optax (pip install
+".[accel]"), not TensorFlow.
+"""
+
+import shlex
+import sys
+
+from absl import app, flags, logging
+
+from bls2017 import images, patches
+from bls2017.jax_twin import params_io, train
+
+_FLAGS = flags.FLAGS
+flags.DEFINE_string("train_glob", None, "Glob of training images (PNG/JPEG;"
+                    " ** recurses).", required=True)
+flags.DEFINE_list("lambda", ["0.01"], "The ladder: one model per value, "
+                  "each weighting MSE (0..255 scale) against the bit rate.")
+flags.DEFINE_string("model_dir", "ladder", "Where to write the weights files.")
+flags.DEFINE_string("model_prefix", "lambda-", "Weights files are named "
+                    "MODEL_PREFIX<lambda>.weights.npz.")
+flags.DEFINE_string("train_dir", None, "Checkpoint and log.jsonl. Default: "
+                    "MODEL_DIR/train")
+flags.DEFINE_integer("num_filters", None, "Filters per layer. Default: the "
+                     "paper's 192 for RGB, 128 for grayscale.")
+flags.DEFINE_enum("channels", "3", ["1", "3"], "3 for RGB, 1 for grayscale "
+                  "models.")
+flags.DEFINE_integer("patchsize", 256, "Side of the random square training "
+                     "patches (a multiple of 16).")
+flags.DEFINE_integer("batchsize", 8, "Patches a step, split over the local "
+                     "devices.")
+flags.DEFINE_integer("epochs", 1000, "Epochs to train.")
+flags.DEFINE_integer("steps_per_epoch", 1000, "Steps per epoch.")
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate (the peak with"
+                   " a schedule).")
+flags.DEFINE_enum("lr_schedule", "constant", list(train.SCHEDULES),
+                  "cosine: decay to 1% of the peak over all steps.")
+flags.DEFINE_integer("seed", 0, "Seed of the initial weights, the patches "
+                     "and the noise.")
+flags.DEFINE_list("warm_start", [], "Model or weights file(s) to start from:"
+                  " one for every lambda, or one per lambda.")
+flags.DEFINE_float("checkpoint_minutes", 5., "Minutes between checkpoints.")
+flags.DEFINE_float("max_minutes", 0., "Stop after this many minutes, with a "
+                   "checkpoint and weights files; re-run to resume. 0: no "
+                   "limit.")
+flags.DEFINE_integer("max_steps", 0, "Stop at this step (resumably); 0: at "
+                     "the end.")
+flags.DEFINE_integer("log_every", 100, "Steps between lines of log.jsonl.")
+flags.DEFINE_enum("weights_dtype", "float16", ["float16", "float32"],
+                  "Precision of the weights files (model files store "
+                  "float16).")
+flags.DEFINE_string("commit", None, "The trainer's commit, to record. "
+                    "Default: `git rev-parse HEAD` where there is a git "
+                    "checkout.")
+flags.DEFINE_bool("verbose", True, "Show a progress bar.")
+
+# What a user can cause by bad input: one line and exit status 1.
+USER_ERRORS = (train.ConfigError, params_io.ParamsError, patches.DataError,
+               images.ImageError, FloatingPointError, OSError)
+
+
+def config_from_flags(argv):
+  """The LadderConfig that the flags describe."""
+  try:
+    lambdas = [float(l) for l in _FLAGS["lambda"].value]
+  except ValueError as e:
+    raise train.ConfigError(f"--lambda: {e}") from None
+  return train.LadderConfig(
+      train_glob=_FLAGS.train_glob, lambdas=lambdas,
+      model_dir=_FLAGS.model_dir, model_prefix=_FLAGS.model_prefix,
+      train_dir=_FLAGS.train_dir, num_filters=_FLAGS.num_filters,
+      channels=int(_FLAGS.channels), patchsize=_FLAGS.patchsize,
+      batchsize=_FLAGS.batchsize, epochs=_FLAGS.epochs,
+      steps_per_epoch=_FLAGS.steps_per_epoch,
+      learning_rate=_FLAGS.learning_rate, lr_schedule=_FLAGS.lr_schedule,
+      seed=_FLAGS.seed, warm_start=_FLAGS.warm_start,
+      checkpoint_minutes=_FLAGS.checkpoint_minutes,
+      max_minutes=_FLAGS.max_minutes, max_steps=_FLAGS.max_steps,
+      log_every=_FLAGS.log_every, weights_dtype=_FLAGS.weights_dtype,
+      verbose=_FLAGS.verbose, commit=_FLAGS.commit,
+      command=shlex.join(["python -m bls2017.jax_twin"] + argv[1:]))
+
+
+def main(argv):
+  # JAX logs every backend it does not find at INFO level.
+  logging.set_verbosity(logging.WARNING)
+  try:
+    config = config_from_flags(argv)
+    paths = train.train(config)
+  except USER_ERRORS as e:
+    message = str(e)
+    if isinstance(e, OSError) and e.filename:
+      message = f"{e.filename}: {e.strerror}"
+    print(f"bls2017.jax_twin: error: {message}", file=sys.stderr)
+    sys.exit(1)
+  for path in paths:
+    print(f"Wrote {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)
