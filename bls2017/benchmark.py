@@ -13,7 +13,6 @@ measure one large size per run to attribute it, e.g.
 import argparse
 import json
 import resource
-import statistics
 import time
 
 import numpy as np
@@ -22,19 +21,10 @@ from PIL import Image
 
 from bls2017 import codec as codec_lib
 from bls2017 import data, images, metrics
+from bls2017.timing import median_seconds
 from bls2017.model import BLS2017Model
 
 SIZES = "768x512,1920x1080"
-
-
-def median_seconds(fn, repeats):
-  fn()  # Warm-up: traces tf.functions, fills caches.
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def _peak_rss_mb():

@@ -21,6 +21,7 @@ import tensorflow as tf  # pylint: disable=unused-import
 
 from bls2017 import (baselines, bitstream, data, images, metrics,
                      model_file, zoo)
+from bls2017.architecture import default_filters
 from bls2017 import codec as codec_lib
 from bls2017 import train as training
 
@@ -42,9 +43,9 @@ def _add_train_parser(subparsers):
   p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
                  help="Weight of the MSE (0..255 scale) against the bit rate;"
                  " higher means higher rate and quality.")
-  p.add_argument("--num_filters", type=int, default=128,
-                 help="Filters per layer (paper: 128; 192 or 256 for the "
-                 "highest rates).")
+  p.add_argument("--num_filters", type=int, default=None,
+                 help="Filters per layer. Default: the paper's 192 for RGB, "
+                 "128 for grayscale (the shipped models have 128).")
   p.add_argument("--warm_start", default=None,
                  help="Initialise from this model file (e.g. a neighbouring "
                  "lambda) instead of at random.")
@@ -113,6 +114,8 @@ def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
 
 
 def _train(args):
+  if args.num_filters is None:
+    args.num_filters = default_filters(args.channels)
   training.train(args)
   print(f"Wrote {args.model_path}")
 

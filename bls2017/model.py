@@ -8,10 +8,8 @@ https://arxiv.org/abs/1611.01704
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from bls2017.architecture import STRIDE  # pylint: disable=unused-import
 from bls2017.lagrangian import LagrangianModel
-
-# Total downsampling factor of the analysis transform (4 * 2 * 2).
-STRIDE = 16
 
 
 def signal_conv(filters, kernel, stride, up, name, activation=None):

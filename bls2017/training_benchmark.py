@@ -21,7 +21,7 @@ import time
 import tensorflow as tf
 
 from bls2017 import data, images
-from bls2017.benchmark import median_seconds as _median_seconds
+from bls2017.timing import median_seconds as _median_seconds
 from bls2017.model import BLS2017Model
 
 

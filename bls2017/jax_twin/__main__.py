@@ -56,6 +56,12 @@ flags.DEFINE_integer("log_every", 100, "Steps between lines of log.jsonl.")
 flags.DEFINE_enum("weights_dtype", "float16", ["float16", "float32"],
                   "Precision of the weights files (model files store "
                   "float16).")
+flags.DEFINE_enum("ladder_form", "unrolled", list(train.LADDER_FORMS),
+                  "unrolled: one subgraph per model in the step; vmap: the "
+                  "models batched (grouped convolutions).")
+flags.DEFINE_string("compilation_cache", None, "Directory for JAX's "
+                    "persistent compilation cache, so that a resumed run "
+                    "does not compile the step again.")
 flags.DEFINE_string("commit", None, "The trainer's commit, to record. "
                     "Default: `git rev-parse HEAD` where there is a git "
                     "checkout.")
@@ -84,15 +90,18 @@ def config_from_flags(argv):
       checkpoint_minutes=_FLAGS.checkpoint_minutes,
       max_minutes=_FLAGS.max_minutes, max_steps=_FLAGS.max_steps,
       log_every=_FLAGS.log_every, weights_dtype=_FLAGS.weights_dtype,
+      ladder_form=_FLAGS.ladder_form,
+      compilation_cache=_FLAGS.compilation_cache,
       verbose=_FLAGS.verbose, commit=_FLAGS.commit,
-      command=shlex.join(["python -m bls2017.jax_twin"] + argv[1:]))
+      command="python -m bls2017.jax_twin " + shlex.join(argv[1:]))
 
 
 def main(argv):
   # JAX logs every backend it does not find at INFO level.
   logging.set_verbosity(logging.WARNING)
   try:
-    config = config_from_flags(argv)
+    del argv  # absl leaves only what is not a flag; record every flag.
+    config = config_from_flags(sys.argv)
     paths = train.train(config)
   except USER_ERRORS as e:
     message = str(e)

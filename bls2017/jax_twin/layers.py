@@ -99,18 +99,47 @@ def conv_down(x, kernel, bias, stride):
 def conv_up(x, kernel, bias, stride):
   """Upsampling by `stride` (zero insertion), then convolution, "same".
 
-  TFC computes this as a transposed convolution; here the zeros are
-  inserted by lhs_dilation and the convolution is a correlation with the
-  flipped kernel, padded so that output sample i*stride sits on input i:
-  (k - 1) / 2 before and stride - 1 + (k - 1) / 2 after. Output size is
-  stride * input size.
+  TFC computes this as a transposed convolution: output sample o gets
+  sum_i x[i] K[o - stride * i + (k - 1) / 2]. Zero insertion followed by a
+  dense convolution would spend stride^2 - 1 of every stride^2 products on
+  the inserted zeros, so this splits the kernel by output phase instead
+  (the sub-pixel form): output o = stride * m + r only ever meets the taps
+  K[(k - 1) / 2 + r - stride * e] at input m + e, |e| <= 1 here. One dense
+  correlation of x with those sub-kernels gives every phase as a channel
+  group, and depth-to-space interleaves them. Output: stride * input size.
   """
-  half = (kernel.shape[0] - 1) // 2
-  padding = ((half, stride - 1 + half),) * 2
+  sub_kernels, (before, after) = _phase_kernels(kernel, stride)
   y = jax.lax.conv_general_dilated(
-      x, kernel[::-1, ::-1], window_strides=(1, 1), padding=padding,
-      lhs_dilation=(stride, stride), dimension_numbers=_DIMENSIONS)
+      x, sub_kernels, window_strides=(1, 1),
+      padding=((before, after), (before, after)),
+      dimension_numbers=_DIMENSIONS)
+  b, h, w, _ = y.shape
+  y = y.reshape(b, h, w, stride, stride, -1)
+  y = jnp.transpose(y, (0, 1, 3, 2, 4, 5)).reshape(b, h * stride,
+                                                     w * stride, -1)
   return y + bias
+
+
+def _phase_kernels(kernel, stride):
+  """[E, E, I, stride * stride * O] sub-kernels of an odd [k, k, I, O]
+  kernel, and the (before, after) padding that centres their E taps."""
+  k = kernel.shape[0]
+  half = (k - 1) // 2
+  first = -(half // stride)  # ceil(-half / stride)
+  last = (half + stride - 1) // stride
+  taps = np.arange(first, last + 1)
+  index = half + np.arange(stride)[None, :] - stride * taps[:, None]  # [E, s]
+  valid = (index >= 0) & (index < k)
+  index = np.clip(index, 0, k - 1)
+  # [E, s, E, s, I, O]: tap (e1, e2) of phase (r1, r2).
+  gathered = kernel[index[:, :, None, None], index[None, None, :, :]]
+  mask = (valid[:, :, None, None] & valid[None, None, :, :]).astype(
+      kernel.dtype)
+  gathered = gathered * mask[..., None, None]
+  e, i, o = len(taps), kernel.shape[2], kernel.shape[3]
+  sub_kernels = jnp.transpose(gathered, (0, 2, 4, 1, 3, 5)).reshape(
+      e, e, i, stride * stride * o)
+  return sub_kernels, (-first, last)
 
 
 def gdn(x, reparam_beta, reparam_gamma, inverse=False):

@@ -16,29 +16,18 @@ variable's name with its sub-model in front ("g_a/layer_0/kernel_real",
 order of `BLS2017Model.coding_variables`, which is the model file's order.
 """
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bls2017.architecture import STRIDE, Architecture  # pylint: disable=unused-import
 from bls2017.jax_twin import layers, prior
-
-# Total downsampling of g_a: training patches must be multiples of it.
-STRIDE = 16
 
 # (layer, kernel size, stride, nonlinearity) of g_a and of g_s.
 ANALYSIS = (("layer_0", 9, 4, "gdn_0"), ("layer_1", 5, 2, "gdn_1"),
             ("layer_2", 5, 2, None))
 SYNTHESIS = (("layer_0", 5, 2, "igdn_0"), ("layer_1", 5, 2, "igdn_1"),
              ("layer_2", 9, 4, None))
-
-
-@dataclasses.dataclass(frozen=True)
-class Architecture:
-  """What fixes the variables' shapes: filters per layer, image channels."""
-  num_filters: int
-  channels: int
 
 
 def _layer_variables(prefix, name, kernel, inputs, filters, nonlinearity):

@@ -34,21 +34,18 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
 from bls2017 import images, patches
+from bls2017.architecture import default_filters
 from bls2017.jax_twin import model, params_io
 
 CHECKPOINT = "checkpoint.npz"
 SCHEDULES = ("constant", "cosine")
+LADDER_FORMS = ("unrolled", "vmap")
 # Keras' Adam epsilon, which `bls2017 train` uses (optax's default is 1e-8).
 ADAM_EPSILON = 1e-7
 
 
 class ConfigError(ValueError):
   """A training configuration that cannot be run as given."""
-
-
-def default_filters(channels):
-  """The paper's widths (section 3): 192 filters for RGB, 128 for gray."""
-  return 192 if channels == 3 else 128
 
 
 @dataclasses.dataclass
@@ -78,6 +75,8 @@ class LadderConfig:
   max_steps: int = 0  # Stop (resumably) at this step; 0: at the end.
   log_every: int = 100
   weights_dtype: str = "float16"
+  ladder_form: str = "unrolled"  # See make_step.
+  compilation_cache: Optional[str] = None  # JAX's persistent cache dir.
   verbose: bool = True
   command: str = ""  # Recorded in the weights files.
   commit: Optional[str] = None  # None: `git rev-parse HEAD` if available.
@@ -118,6 +117,8 @@ class LadderConfig:
     if self.warm_start and len(self.warm_start) not in (1,
                                                         len(self.lambdas)):
       problems.append("--warm_start takes one model file, or one per lambda")
+    if self.ladder_form not in LADDER_FORMS:
+      problems.append(f"--ladder_form must be one of {LADDER_FORMS}")
     if self.weights_dtype not in ("float16", "float32"):
       problems.append("--weights_dtype must be float16 or float32")
     if min(self.num_filters, self.batchsize, self.total_steps) <= 0:
@@ -141,20 +142,32 @@ def make_optimizer(config):
   return optax.adam(rate, eps=ADAM_EPSILON)
 
 
-def make_step(arch, lambdas, optimizer, seed):
-  """The jitted training step: (state, x) -> (state, (loss, bpp, mse))."""
+def make_step(arch, lambdas, optimizer, seed, form="unrolled"):
+  """The jitted training step: (state, x) -> (state, (loss, bpp, mse)).
+
+  form: how the ladder's models share the step. "unrolled": one subgraph a
+  model in the same program, each convolution at its own size; "vmap":
+  batched over the models, which turns every convolution after the first
+  into a grouped one (2.8x slower than unrolled for 2 models on a CPU).
+  Both give the same numbers.
+  """
   lambdas = jnp.asarray(lambdas, jnp.float32)
   base_key = jax.random.key(seed)
 
+  def one(p, lmbda, key, x):
+    noise = jax.random.uniform(key, model.latent_shape(arch, x.shape),
+                               jnp.float32, -.5, .5)
+    loss, (bpp, mse) = model.lagrangian(p, x, noise, lmbda)
+    return loss, bpp, mse
+
   def ladder_loss(params, x, keys):
-    shape = model.latent_shape(arch, x.shape)
-
-    def one(p, lmbda, key):
-      noise = jax.random.uniform(key, shape, jnp.float32, -.5, .5)
-      return model.lagrangian(p, x, noise, lmbda)
-
-    loss, (bpp, mse) = jax.vmap(one)(params, lambdas, keys)
-    return jnp.sum(loss), (loss, bpp, mse)
+    if form == "vmap":
+      figures = jax.vmap(one, (0, 0, 0, None))(params, lambdas, keys, x)
+    else:
+      figures = [jnp.stack(f) for f in zip(*(
+          one(jax.tree_util.tree_map(lambda v, i=i: v[i], params),
+              lambdas[i], keys[i], x) for i in range(len(lambdas))))]
+    return jnp.sum(figures[0]), tuple(figures)
 
   def step(state, x):
     keys = jax.random.split(jax.random.fold_in(base_key, state.step),
@@ -193,8 +206,9 @@ def initial_params(config):
   """Stacked parameters: warm-started from model files, or drawn afresh."""
   arch = config.architecture
   if not config.warm_start:
-    keys = jax.random.split(jax.random.key(config.seed), len(config.lambdas))
-    return stack([model.init(k, arch) for k in keys])
+    # One draw for every lambda, as `bls2017 train --seed` gives each model.
+    return stack([model.init(jax.random.key(config.seed), arch)] *
+                 len(config.lambdas))
   sources = config.warm_start
   if len(sources) == 1:
     sources = sources * len(config.lambdas)
@@ -312,8 +326,10 @@ def train(config):
   checkpoint = os.path.join(config.train_dir, CHECKPOINT)
   state, earlier_seconds = _initial_state(config, optimizer, checkpoint)
   state = jax.device_put(state, replicated)
+  if config.compilation_cache:
+    jax.config.update("jax_compilation_cache_dir", config.compilation_cache)
   step_fn = make_step(config.architecture, config.lambdas, optimizer,
-                      config.seed)
+                      config.seed, config.ladder_form)
   figures = _Figures(config.lambdas,
                      os.path.join(config.train_dir, "log.jsonl"))
   step = int(state.step)

@@ -1,0 +1,214 @@
+"""The JAX ladder trainer: exact resume, NaN, sharding, warm start, CLI."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bls2017 import images, model_file
+from synthetic import synthetic_image
+from test_cli import run_cli
+
+jax = pytest.importorskip("jax", reason="the accel extra is not installed")
+from bls2017.jax_twin import params_io, train  # pylint: disable=g-import-not-at-top
+
+
+@pytest.fixture
+def pattern(tmp_path):
+  directory = tmp_path / "train"
+  directory.mkdir()
+  for k, (height, width) in enumerate([(48, 64), (80, 40)]):
+    Image.fromarray(synthetic_image(height, width)).save(directory /
+                                                         f"{k}.png")
+  return str(directory / "*.png")
+
+
+def ladder(directory, pattern, **overrides):
+  settings = dict(train_glob=pattern, lambdas=(0.001, 0.01),
+                  model_dir=str(directory), num_filters=8, patchsize=32,
+                  batchsize=2, epochs=1, steps_per_epoch=6, log_every=1,
+                  seed=0, verbose=False)
+  settings.update(overrides)
+  return train.LadderConfig(**settings)
+
+
+def checkpoint_arrays(config):
+  with np.load(os.path.join(config.train_dir, train.CHECKPOINT)) as archive:
+    return {k: archive[k] for k in archive.files if k != "wall_seconds"}
+
+
+def log_lines(config):
+  with open(os.path.join(config.train_dir, "log.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+def test_stopping_and_resuming_takes_the_same_steps(tmp_path, pattern):
+  straight = ladder(tmp_path / "straight", pattern)
+  train.train(straight)
+  split = ladder(tmp_path / "split", pattern, max_steps=4)
+  paths = train.train(split)
+  stopped = params_io.read(paths[0])[3]
+  assert (stopped["steps"], stopped["finished"]) == (4, False)
+  paths = train.train(dataclasses.replace(split, max_steps=0))
+  finished = params_io.read(paths[0])[3]
+  assert (finished["steps"], finished["finished"]) == (6, True)
+  expected, actual = checkpoint_arrays(straight), checkpoint_arrays(split)
+  assert sorted(expected) == sorted(actual)
+  for key, value in expected.items():
+    np.testing.assert_array_equal(actual[key], value, err_msg=key)
+  strip = lambda lines: [{k: v for k, v in line.items()
+                          if k != "wall_seconds"} for line in lines]
+  assert strip(log_lines(split)) == strip(log_lines(straight))
+
+
+def test_rate_rises_with_lambda(tmp_path, pattern):
+  """Both models start from the same weights on the same patches; only
+  lambda differs, and the rate moves the way lambda says."""
+  config = ladder(tmp_path, pattern, lambdas=(1e-4, 1.), steps_per_epoch=30,
+                  learning_rate=1e-2)
+  fresh = train.initial_params(config)
+  for name, value in fresh.items():
+    np.testing.assert_array_equal(value[0], value[1], err_msg=name)
+  low, high = (params_io.read(p)[3] for p in train.train(config))
+  assert low["final_train_bpp"] < high["final_train_bpp"]
+  assert low["final_train_mse"] > high["final_train_mse"]
+
+
+def test_ladder_forms_take_the_same_step(pattern):
+  """Unrolled and vmapped ladders: the same noise, the same numbers."""
+  config = ladder("unused", pattern)
+  x = np.asarray(synthetic_image(32, 64).reshape(2, 32, 32, 3))
+  optimizer = train.make_optimizer(config)
+  params = train.initial_params(config)
+  results = []
+  for form in train.LADDER_FORMS:
+    step = train.make_step(config.architecture, config.lambdas, optimizer,
+                           config.seed, form)
+    start = jax.tree_util.tree_map(np.array, params)  # The step donates it.
+    state = train.TrainState(np.zeros((), np.int32), start,
+                             optimizer.init(start))
+    for _ in range(2):
+      state, figures = step(state, x)
+    results.append((state.params, figures))
+  (unrolled, figures), (vmapped, vmap_figures) = results
+  np.testing.assert_allclose(figures, vmap_figures, rtol=1e-5)
+  for name, value in unrolled.items():
+    np.testing.assert_allclose(vmapped[name], value, rtol=1e-4, atol=1e-6,
+                               err_msg=name)
+
+
+def test_nan_stops_before_saving(tmp_path, pattern):
+  config = ladder(tmp_path, pattern, max_steps=2)
+  paths = train.train(config)
+  checkpoint = os.path.join(config.train_dir, train.CHECKPOINT)
+  before = [open(p, "rb").read() for p in [checkpoint] + paths]
+  exploding = dataclasses.replace(config, max_steps=0, learning_rate=1e30)
+  with pytest.raises(FloatingPointError, match="lower --learning_rate"):
+    train.train(exploding)
+  assert [open(p, "rb").read() for p in [checkpoint] + paths] == before
+
+
+def test_warm_start_from_a_model_file(tmp_path, pattern, rgb_model_path):
+  config = ladder(tmp_path, pattern, lambdas=(0.003,), learning_rate=0.,
+                  steps_per_epoch=1, warm_start=(rgb_model_path,))
+  (path,) = train.train(config)
+  source, _, _, _ = params_io.read(rgb_model_path)
+  trained, _, lmbda, metadata = params_io.read(path)
+  assert lmbda == .003 and metadata["warm_start"] == ["rgb.npz"]
+  for name, value in source.items():
+    np.testing.assert_array_equal(trained[name], value, err_msg=name)
+  wider = dataclasses.replace(config, num_filters=16)
+  with pytest.raises(train.ConfigError, match="has 8 filters"):
+    train.train(wider)
+
+
+def test_resuming_another_run_is_refused(tmp_path, pattern):
+  config = ladder(tmp_path, pattern, max_steps=1)
+  train.train(config)
+  with pytest.raises(train.ConfigError, match="checkpoint of another run"):
+    train.train(dataclasses.replace(config, lambdas=(0.002, 0.01)))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"patchsize": 40}, "multiple of 16"),
+    ({"lambdas": ()}, "positive"),
+    ({"lambdas": (0.01, 0.01)}, "must differ"),
+    ({"lr_schedule": "step"}, "lr_schedule"),
+    ({"warm_start": ("a", "b", "c")}, "one per lambda"),
+])
+def test_bad_configurations(tmp_path, pattern, overrides, message):
+  with pytest.raises(train.ConfigError, match=message):
+    train.train(ladder(tmp_path, pattern, **overrides))
+
+
+def test_default_filters_follow_the_paper(tmp_path, pattern):
+  assert ladder(tmp_path, pattern, num_filters=None).num_filters == 192
+  assert ladder(tmp_path, pattern, num_filters=None,
+                channels=1).num_filters == 128
+
+
+def jax_command(*argv, devices=1):
+  env = dict(os.environ, XLA_FLAGS=(
+      f"--xla_force_host_platform_device_count={devices}"),
+             JAX_PLATFORMS="cpu")
+  return subprocess.run(
+      [sys.executable, "-m", "bls2017.jax_twin", "--noverbose", *argv],
+      capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_data_parallel_over_two_devices_matches_one(tmp_path, pattern):
+  flags = ["--train_glob", pattern, "--lambda", "0.001,0.01",
+           "--num_filters", "8", "--patchsize", "32", "--batchsize", "2",
+           "--epochs", "1", "--steps_per_epoch", "3"]
+  one = jax_command(*flags, "--model_dir", tmp_path / "one")
+  two = jax_command(*flags, "--model_dir", tmp_path / "two", devices=2)
+  assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+  name = "lambda-0.01.weights.npz"
+  single, _, _, _ = params_io.read(str(tmp_path / "one" / name))
+  sharded, _, _, metadata = params_io.read(str(tmp_path / "two" / name))
+  assert metadata["hardware"].startswith("2 x ")
+  for key, value in single.items():
+    np.testing.assert_allclose(sharded[key], value, rtol=1e-3, atol=1e-3,
+                               err_msg=key)
+  odd = jax_command(*flags[:-6], "--batchsize", "3", "--model_dir",
+                    tmp_path / "odd", devices=2)
+  assert odd.returncode == 1
+  assert odd.stderr.strip().splitlines()[-1] == (
+      "bls2017.jax_twin: error: --batchsize 3 must be a multiple of the 2 "
+      "local devices.")
+
+
+def test_fifty_steps_to_a_model_file_that_compresses(tmp_path, pattern,
+                                                     capsys):
+  result = jax_command("--train_glob", pattern, "--lambda", "0.01",
+                       "--num_filters", "16", "--patchsize", "32",
+                       "--batchsize", "4", "--epochs", "1",
+                       "--steps_per_epoch", "50", "--model_dir", tmp_path)
+  assert result.returncode == 0, result.stderr
+  weights = str(tmp_path / "lambda-0.01.weights.npz")
+  metadata = params_io.read(weights)[3]
+  assert metadata["steps"] == 50 and "--steps_per_epoch 50" in (
+      metadata["command"])
+  assert run_cli("finalize", weights) == 0
+  model = str(tmp_path / "lambda-0.01.npz")
+  assert model_file.load(model).metadata["steps"] == 50
+  photo = tmp_path / "photo.png"
+  Image.fromarray(synthetic_image(72, 88)).save(photo)
+  capsys.readouterr()
+  assert run_cli("compress", "-V", "--model", model, photo,
+                 tmp_path / "photo.tfci") == 0
+  assert "PSNR" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line(tmp_path):
+  missing = jax_command("--train_glob", tmp_path / "none*.png")
+  assert missing.returncode == 1
+  assert missing.stderr.strip().splitlines()[-1].endswith(
+      "matches no files.")
+  bad = jax_command("--train_glob", "x", "--lambda", "0.01,big")
+  assert bad.returncode == 1 and "--lambda" in bad.stderr
