@@ -24,9 +24,12 @@ class AnalysisTransform(tf.keras.Sequential):
   """g_a: image x (0..255, float) -> latents y, downsampled 16x.
 
   Three stages (paper, section 2): 9x9 stride 4, 5x5 stride 2, 5x5 stride 2;
-  the first two are followed by GDN,
+  the first two are followed by GDN with tfc.GDN's default exponents
+  (alpha = epsilon = 1),
 
-      v_i = u_i / sqrt(beta_i + sum_j gamma_ij * u_j^2).
+      v_i = u_i / (beta_i + sum_j gamma_ji * |u_j|),
+
+  where the paper (section 2) has u_j^2 under a square root.
   """
 
   def __init__(self, num_filters):
@@ -42,9 +45,10 @@ class AnalysisTransform(tf.keras.Sequential):
 class SynthesisTransform(tf.keras.Sequential):
   """g_s: quantized latents y_hat -> reconstruction x_hat (0..255, float).
 
-  Mirrors g_a with upsampling convolutions and inverse GDN,
+  Mirrors g_a with upsampling convolutions and inverse GDN (one step of
+  the fixed-point inversion, with the same exponents as g_a's GDN),
 
-      w_i = v_i * sqrt(beta_i + sum_j gamma_ij * v_j^2).
+      w_i = v_i * (beta_i + sum_j gamma_ji * |v_j|).
   """
 
   def __init__(self, num_filters, channels):

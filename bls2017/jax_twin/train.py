@@ -264,8 +264,10 @@ def git_commit():
 
 
 def hardware():
+  """What the run trains on, e.g. "1 x NVIDIA H100 (gpu), 16 CPU cores"."""
   devices = jax.local_devices()
-  return f"{len(devices)} x {devices[0].device_kind} ({jax.default_backend()})"
+  return (f"{len(devices)} x {devices[0].device_kind} "
+          f"({jax.default_backend()}), {os.cpu_count()} CPU cores")
 
 
 class _Figures:
