@@ -10,7 +10,6 @@
 """
 
 import os
-import sys
 
 from absl import app
 from absl.flags import argparse_flags
@@ -20,7 +19,7 @@ from absl.flags import argparse_flags
 import tensorflow as tf  # pylint: disable=unused-import
 
 from bls2017 import (baselines, bitstream, data, images, metrics,
-                     model_file, zoo)
+                     model_file, user_errors, zoo)
 from bls2017.architecture import default_filters
 from bls2017 import codec as codec_lib
 from bls2017 import train as training
@@ -463,11 +462,7 @@ def run_reporting_errors(args, program, errors):
   try:
     args.command(args)
   except errors as e:
-    message = str(e)
-    if isinstance(e, OSError) and e.filename:
-      message = f"{e.filename}: {e.strerror}"
-    print(f"{program} {args.command_name}: error: {message}", file=sys.stderr)
-    sys.exit(1)
+    user_errors.exit_with(f"{program} {args.command_name}", e)
 
 
 def run():

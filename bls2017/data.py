@@ -3,7 +3,8 @@
 import tensorflow as tf
 
 # load_images and DataError are part of this module's interface.
-from bls2017.patches import DataError, load_images, random_patches  # pylint: disable=unused-import
+from bls2017.patches import (  # pylint: disable=unused-import
+    DataError, load_images, random_patches)
 
 
 def patch_dataset(arrays, patchsize, batchsize, seed=None):

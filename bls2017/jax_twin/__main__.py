@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags, logging
 
-from bls2017 import images, patches
+from bls2017 import images, patches, user_errors
 from bls2017.jax_twin import params_io, train
 
 _FLAGS = flags.FLAGS
@@ -104,11 +104,7 @@ def main(argv):
     config = config_from_flags(sys.argv)
     paths = train.train(config)
   except USER_ERRORS as e:
-    message = str(e)
-    if isinstance(e, OSError) and e.filename:
-      message = f"{e.filename}: {e.strerror}"
-    print(f"bls2017.jax_twin: error: {message}", file=sys.stderr)
-    sys.exit(1)
+    user_errors.exit_with("bls2017.jax_twin", e)
   for path in paths:
     print(f"Wrote {path}")
 

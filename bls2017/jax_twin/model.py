@@ -1,8 +1,8 @@
 """bls2017's training graph in JAX: variables, forward pass, Lagrangian.
 
-    x (0..255) --/255--> g_a --> y --(+ noise)--> y_tilde --> g_s --*255--> x_hat
-                                                     |
-                                prior: bits = -log2 p(y_tilde)
+    x (0..255) --/255--> g_a --> y --(+noise)--> y_tilde --g_s--*255--> x_hat
+                                                |
+                           prior: bits = -log2 p(y_tilde)
 
     g_a: conv 9x9/4 + GDN, conv 5x5/2 + GDN, conv 5x5/2
     g_s: conv^T 5x5/2 + IGDN, conv^T 5x5/2 + IGDN, conv^T 9x9/4
@@ -20,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bls2017.architecture import STRIDE, Architecture  # pylint: disable=unused-import
+from bls2017.architecture import (  # pylint: disable=unused-import
+    STRIDE, Architecture)
 from bls2017.jax_twin import layers, prior
 
 # (layer, kernel size, stride, nonlinearity) of g_a and of g_s.
