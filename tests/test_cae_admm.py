@@ -95,6 +95,7 @@ def test_bitstreams_name_their_system_and_model(cae_path, rgb_model_path,
   with pytest.raises(model_file.ModelFileError, match="not a cae_admm"):
     cae_codec.load(rgb_model_path)
 
+@pytest.mark.slow
 def test_export_savedmodels(cae_path, tmp_path):
   codec = cae_codec.load(cae_path)
   assert_exported_codec_round_trips(codec, tmp_path / "out",

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from bls2017 import cli, codec, images
 from cli_helpers import run_main, run_without_project
@@ -49,6 +50,7 @@ def test_compress_verbose_prints_figures(rgb_model_path, write_image, capsys):
   assert "PSNR" in printed and "MS-SSIM" in printed and "dB" in printed
 
 
+@pytest.mark.slow
 def test_export_round_trips_in_a_process_without_the_project(
     rgb_model_path, write_image, tmp_path):
   path, x = write_image(30, 47)

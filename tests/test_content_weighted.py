@@ -206,6 +206,7 @@ def test_without_importance_map_every_code_is_kept(tmp_path):
   assert codec.decompress(codec.compress(x)).shape == x.shape
 
 
+@pytest.mark.slow
 def test_export_savedmodels(cw_path, tmp_path):
   codec = cw_codec.load(cw_path)
   assert_exported_codec_round_trips(codec, tmp_path / "out",

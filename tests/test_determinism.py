@@ -6,9 +6,12 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from bls2017 import zoo
 from synthetic import integer_image
+
+pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

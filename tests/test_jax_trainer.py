@@ -47,6 +47,7 @@ def log_lines(config):
     return [json.loads(line) for line in f]
 
 
+@pytest.mark.slow
 def test_stopping_and_resuming_takes_the_same_steps(tmp_path, pattern):
   straight = ladder(tmp_path / "straight", pattern)
   train.train(straight)
@@ -161,6 +162,7 @@ def jax_command(*argv, devices=1):
       capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_data_parallel_over_two_devices_matches_one(tmp_path, pattern):
   flags = ["--train_glob", pattern, "--lambda", "0.001,0.01",
            "--num_filters", "8", "--patchsize", "32", "--batchsize", "2",
@@ -183,6 +185,7 @@ def test_data_parallel_over_two_devices_matches_one(tmp_path, pattern):
       "local devices.")
 
 
+@pytest.mark.slow
 def test_fifty_steps_to_a_model_file_that_compresses(tmp_path, pattern,
                                                      capsys):
   result = jax_command("--train_glob", pattern, "--lambda", "0.01",

@@ -26,9 +26,13 @@ random_model = equivalence.random_model
 
 FORWARD_TOLERANCE = 1e-4
 GRADIENT_TOLERANCE = 1e-3
+# The case the quick loop (-m "not slow") keeps: the shipped default model.
+QUICK_CASE = "shipped bls2017-mse-4"
 
 
-@pytest.mark.parametrize("case", sorted(equivalence.CASES))
+@pytest.mark.parametrize("case", [
+    pytest.param(case, marks=() if case == QUICK_CASE else pytest.mark.slow)
+    for case in sorted(equivalence.CASES)])
 def test_forward_and_gradients_match_keras(case):
   errors = equivalence.compare(equivalence.CASES[case]())
   print(case, errors)
@@ -70,6 +74,7 @@ def test_initial_values_are_drawn_like_keras():
       np.testing.assert_allclose(fresh[name], value, rtol=1e-6, err_msg=name)
 
 
+@pytest.mark.slow
 def test_model_file_round_trip_is_bit_exact(tmp_path):
   """zoo file -> JAX params -> weights file -> finalize -> the same file:
   identical weights, tables and fingerprint."""

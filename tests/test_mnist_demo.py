@@ -134,6 +134,7 @@ def test_decoder_generates_from_random_strings(trained, length):
   assert samples.shape == (6, 28, 28, 1) and samples.dtype == np.uint8
 
 
+@pytest.mark.slow
 def test_cli_train_codec_sample_export(mnist_dir, tmp_path, capsys):
   out = tmp_path / "model"
   assert run_cli("train", "--mnist_dir", mnist_dir, "--output_dir", out,

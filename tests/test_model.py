@@ -55,6 +55,7 @@ def _train_bpp(lmbda, steps=60):
   return float(bpp), float(mse)
 
 
+@pytest.mark.slow
 def test_rate_is_finite_and_falls_with_lambda():
   bpp_low, mse_low = _train_bpp(lmbda=0.0001)
   bpp_high, mse_high = _train_bpp(lmbda=0.1)

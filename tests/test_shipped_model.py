@@ -8,6 +8,7 @@ import hashlib
 import os
 
 import numpy as np
+import pytest
 
 from bls2017 import codec, images, zoo
 from synthetic import integer_image
@@ -43,6 +44,7 @@ def test_decompress_finds_the_shipped_model_by_fingerprint(tmp_path,
       codec.load(zoo.DEFAULT).decompress(open(path + ".tfci", "rb").read()))
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_on_the_sample_photo(tmp_path):
   result = run_subprocess("demo", "--output_dir", tmp_path)
   assert result.returncode == 0, result.stderr

@@ -45,6 +45,7 @@ def test_tfds_without_network_names_train_glob(monkeypatch):
     data.tfds_dataset("clic", "train", 64, 2, 3)
 
 
+@pytest.mark.slow
 def test_train_writes_model_and_resumes(tmp_path, capsys):
   pattern = _write_images(tmp_path / "train", [(48, 48), (40, 56)])
   model_path = tmp_path / "m.npz"
@@ -101,6 +102,7 @@ def test_warm_start_needs_same_filters():
     warm_start(BLS2017Model(0.01, 8, 3), BLS2017Model(0.01, 16, 3))
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   """--strategy mirrored splits each batch over 2 logical CPU devices."""
   import subprocess
@@ -153,6 +155,7 @@ def _checkpoint(tmp_path):
           if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
   assert run_cli(*_train_flags(tmp_path)) == 0
   good_model = (tmp_path / "m.npz").read_bytes()
@@ -169,6 +172,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
   assert (tmp_path / "m.npz").read_bytes() == good_model
 
 
+@pytest.mark.slow
 def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
   """Kill -9 a run several times; the same command finishes the schedule."""
   import signal

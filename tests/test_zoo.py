@@ -59,6 +59,7 @@ np.savez({str(out)!r}, **arrays)
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
   entry = zoo.catalog()[name]
   model = codec.load(name)
@@ -82,6 +83,7 @@ def _target_bytes_to_bpp(num_bytes, x):
   return 8 * num_bytes / (x.shape[0] * x.shape[1])
 
 
+@pytest.mark.slow
 def test_target_bpp_picks_the_highest_model_that_fits(tmp_path, capsys):
   ladder = zoo.ladder(3)
   x = _sample(3)
@@ -121,6 +123,7 @@ def test_models_lists_every_zoo_model(capsys):
   json.dumps(zoo.catalog())  # Serialisable as shipped.
 
 
+@pytest.mark.slow
 def test_target_bpp_codes_grayscale_images_with_the_grayscale_ladder(
     tmp_path, capsys):
   from PIL import Image
