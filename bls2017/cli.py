@@ -19,7 +19,7 @@ from absl.flags import argparse_flags
 import tensorflow as tf  # pylint: disable=unused-import
 
 from bls2017 import (baselines, bitstream, data, images, metrics,
-                     model_file, user_errors, zoo)
+                     model_file, stored_weights, user_errors, zoo)
 from bls2017.architecture import default_filters
 from bls2017 import codec as codec_lib
 from bls2017 import train as training
@@ -66,6 +66,11 @@ def _add_train_parser(subparsers):
   p.add_argument("--output_dir", default=None,
                  help="Where to write the model files. Default: beside "
                  "each weights file.")
+  p.add_argument("--weights_dtype", choices=stored_weights.FORMATS,
+                 default="float16",
+                 help="How the model files store the weights: float16 (as "
+                 "`train` does), float32, or int8 with per-channel scales "
+                 "(half the size).")
   p.set_defaults(command=_finalize)
 
 
@@ -129,7 +134,7 @@ def _finalize(args):
     _refuse_overwriting_input(path, output)
     if args.output_dir:
       os.makedirs(args.output_dir, exist_ok=True)
-    loaded = model_file.finalize(path, output)
+    loaded = model_file.finalize(path, output, args.weights_dtype)
     print(f"Wrote {output}: lambda {loaded.model.lmbda:g}, "
           f"{loaded.model.num_filters} filters, {loaded.model.channels} "
           f"channels, fingerprint {loaded.fingerprint.hex()}")

@@ -3,8 +3,9 @@
 A model file is a NumPy `.npz` archive holding
   * `config`: JSON with the model's constructor arguments and free-form
     metadata (training command, steps, measured figures);
-  * `weight_names`, `weight_<i>`: the weights in `BLS2017Model.weights` order,
-    stored as float16 or float32;
+  * `weight_names`, `weight_<i>` (and `scale_<i>`): the weights in
+    `BLS2017Model.coding_variables` order, stored as float16, float32 or
+    int8 with scales (`bls2017.stored_weights`);
   * `cdf`, `cdf_offset`, `quantization_offset`: the entropy model's tables
     (the related systems store their own tables instead; their config
     names the model class in `system`).
@@ -23,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from bls2017 import images
+from bls2017 import images, stored_weights
 from bls2017.model import BLS2017Model
 
 
@@ -60,19 +61,19 @@ def coding_tables(model):
 def save(model, path, dtype="float16", metadata=None, make_tables=None):
   """Writes `model` to `path` atomically; returns the stored tables.
 
+  dtype: how the weights are stored, one of stored_weights.FORMATS.
   make_tables(model) -> {name: array} builds the range-coding tables;
   default: the factorized prior's (`coding_tables`).
   """
   variables = model.coding_variables
-  weights = [v.numpy().astype(dtype) for v in variables]
+  arrays = stored_weights.encode([v.numpy() for v in variables], dtype)
   # Round the live model to the stored precision before building tables, so
   # the tables are those of the model that `load` rebuilds.
-  _assign(variables, weights)
+  _assign(variables, stored_weights.decode(arrays, len(variables)))
   tables = (make_tables or coding_tables)(model)
   config = dict(model.get_config(), metadata=metadata or {})
   if getattr(model, "system", "bls2017") != "bls2017":
     config["system"] = model.system
-  arrays = {f"weight_{i}": w for i, w in enumerate(weights)}
   arrays["weight_names"] = np.array([v.name for v in variables])
   arrays["config"] = np.array(json.dumps(config, sort_keys=True))
   arrays.update(tables)
@@ -120,11 +121,10 @@ def load(path, model_class=BLS2017Model, require_tables=True):
     metadata = config.pop("metadata", {})
     stored_system = config.pop("system", "bls2017")
     names = [str(n) for n in arrays["weight_names"]]
-    weights = [arrays[f"weight_{i}"].astype(np.float32)
-               for i in range(len(names))]
+    weights = stored_weights.decode(arrays, len(names))
     tables = {k: v for k, v in arrays.items()
               if k not in ("config", "weight_names")
-              and not k.startswith("weight_")}
+              and not stored_weights.is_weight_entry(k)}
     if stored_system != system:
       raise ModelFileError(
           f"{path}: a {stored_system} model file, not a {system} one.")
@@ -149,12 +149,12 @@ def load(path, model_class=BLS2017Model, require_tables=True):
   return LoadedModel(model, tables, metadata, fingerprint(weights, tables))
 
 
-def finalize(weights_path, model_path):
-  """Writes the model file of a weights file: weights rounded to float16
-  and range-coding tables built from them, exactly as `bls2017 train`
-  saves its models. Returns the loaded model file."""
+def finalize(weights_path, model_path, dtype="float16"):
+  """Writes the model file of a weights file: weights stored as `dtype`
+  (float16 unless asked) and range-coding tables built from them, exactly
+  as `bls2017 train` saves its models. Returns the loaded model file."""
   source = load(weights_path, require_tables=False)
-  save(source.model, model_path, metadata=source.metadata)
+  save(source.model, model_path, dtype=dtype, metadata=source.metadata)
   return load(model_path)
 
 

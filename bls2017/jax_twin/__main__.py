@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags, logging
 
-from bls2017 import images, patches, user_errors
+from bls2017 import images, patches, stored_weights, user_errors
 from bls2017.jax_twin import params_io, train
 
 _FLAGS = flags.FLAGS
@@ -53,9 +53,10 @@ flags.DEFINE_float("max_minutes", 0., "Stop after this many minutes, with a "
 flags.DEFINE_integer("max_steps", 0, "Stop at this step (resumably); 0: at "
                      "the end.")
 flags.DEFINE_integer("log_every", 100, "Steps between lines of log.jsonl.")
-flags.DEFINE_enum("weights_dtype", "float16", ["float16", "float32"],
-                  "Precision of the weights files (model files store "
-                  "float16).")
+flags.DEFINE_enum("weights_dtype", "float16", list(stored_weights.FORMATS),
+                  "Precision of the weights files: float16 (what model "
+                  "files store), float32, or int8 with per-channel scales "
+                  "(half the size, for a narrow return path).")
 flags.DEFINE_enum("ladder_form", "unrolled", list(train.LADDER_FORMS),
                   "unrolled: one subgraph per model in the step; vmap: the "
                   "models batched (grouped convolutions).")

@@ -67,7 +67,7 @@ def sizes(arch):
   with tempfile.TemporaryDirectory() as directory:
     path = os.path.join(directory, "m.weights.npz")
     params_io.write_weights(path, model.init(jax.random.key(0), arch), arch,
-                            .01, {}, np.float16)
+                            .01, {}, "float16")
     weights_mib = os.path.getsize(path) / 2 ** 20
   return {"parameters": count, "weights_file_mib": round(weights_mib, 2),
           "checkpoint_mib": round(12 * count / 2 ** 20, 2)}

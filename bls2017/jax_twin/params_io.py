@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from bls2017 import images
+from bls2017 import images, stored_weights
 from bls2017.jax_twin import model
 
 WEIGHTS_SUFFIX = ".weights.npz"
@@ -32,8 +32,7 @@ def read(path):
     with np.load(path, allow_pickle=False) as archive:
       config = json.loads(str(archive["config"]))
       names = [str(n) for n in archive["weight_names"]]
-      weights = [archive[f"weight_{i}"].astype(np.float32)
-                 for i in range(len(names))]
+      weights = stored_weights.decode(archive, len(names))
   except FileNotFoundError:
     raise ParamsError(f"{path}: no such model file.") from None
   except (OSError, ValueError, KeyError, TypeError) as e:
@@ -53,14 +52,15 @@ def read(path):
   return params, arch, float(config["lmbda"]), config.get("metadata", {})
 
 
-def write_weights(path, params, arch, lmbda, metadata, dtype=np.float32):
-  """Writes params as a weights file (a model file without tables).
+def write_weights(path, params, arch, lmbda, metadata, dtype="float32"):
+  """Writes params as a weights file (a model file without tables), the
+  weights stored as `dtype` (stored_weights.FORMATS).
 
   Atomic: the file appears complete or not at all.
   """
   layout = model.variables(arch)
-  arrays = {f"weight_{i}": np.asarray(params[name], dtype)
-            for i, (name, _) in enumerate(layout)}
+  arrays = stored_weights.encode([params[name] for name, _ in layout],
+                                 dtype)
   arrays["weight_names"] = np.array([model.keras_name(n) for n, _ in layout])
   config = {"lmbda": float(lmbda), "num_filters": arch.num_filters,
             "channels": arch.channels, "metadata": metadata}

@@ -33,7 +33,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from bls2017 import images, patches
+from bls2017 import images, patches, stored_weights
 from bls2017.architecture import default_filters
 from bls2017.jax_twin import model, params_io
 
@@ -119,8 +119,9 @@ class LadderConfig:
       problems.append("--warm_start takes one model file, or one per lambda")
     if self.ladder_form not in LADDER_FORMS:
       problems.append(f"--ladder_form must be one of {LADDER_FORMS}")
-    if self.weights_dtype not in ("float16", "float32"):
-      problems.append("--weights_dtype must be float16 or float32")
+    if self.weights_dtype not in stored_weights.FORMATS:
+      problems.append(
+          f"--weights_dtype must be one of {stored_weights.FORMATS}")
     if min(self.num_filters, self.batchsize, self.total_steps) <= 0:
       problems.append("filters, batch size and steps must be positive")
     if problems:
@@ -400,6 +401,6 @@ def _write_weights(config, state, step, wall_seconds, last):
     path = weights_path(config, lmbda)
     params_io.write_weights(path, unstack(params, index),
                             config.architecture, lmbda, metadata,
-                            np.dtype(config.weights_dtype))
+                            config.weights_dtype)
     paths.append(path)
   return paths

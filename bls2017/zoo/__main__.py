@@ -14,7 +14,8 @@ import argparse
 import json
 import os
 
-from bls2017 import codec, evaluation, images, model_file, zoo
+from bls2017 import (codec, evaluation, images, model_file, stored_weights,
+                     zoo)
 
 
 def main():
@@ -34,13 +35,18 @@ def main():
                       "from. Default: as recorded in the model file.")
   parser.add_argument("--note", default=None,
                       help="Anything else a reproducer must know.")
+  parser.add_argument("--weights_dtype", default="float16",
+                      choices=stored_weights.FORMATS,
+                      help="How the shipped file stores the weights "
+                      "(int8: with per-channel scales, half the size).")
   args = parser.parse_args()
 
   # Written afresh rather than copied, so the shipped tables are built by
   # this version's model_file.coding_tables.
   source = model_file.load(args.model_path)
   target = os.path.join(zoo.ZOO_DIR, args.name + ".npz")
-  model_file.save(source.model, target, metadata=source.metadata)
+  model_file.save(source.model, target, dtype=args.weights_dtype,
+                  metadata=source.metadata)
   loaded = model_file.load(target)
   model_codec = codec.Codec(loaded)
   records = evaluation.evaluate_codec(
