@@ -9,12 +9,12 @@ from conftest import make_model_file
 
 def test_int8_error_is_half_a_step_per_channel_pair():
   rng = np.random.default_rng(0)
-  kernel = rng.normal(size=(8, 16, 5, 3)).astype(np.float32)
+  kernel = rng.normal(size=(16, 32, 5, 3)).astype(np.float32)
   kernel[0, 0] *= 100  # One loud pair must not coarsen the others.
-  bias = rng.normal(size=(16,)).astype(np.float32)
+  bias = rng.normal(size=(32,)).astype(np.float32)
   stored = stored_weights.encode([kernel, bias], "int8")
   assert stored["weight_0"].dtype == np.int8
-  assert stored["scale_0"].shape == (8, 16, 1, 1)
+  assert stored["scale_0"].shape == (16, 32, 1, 1)
   assert stored["weight_1"].dtype == np.float16 and "scale_1" not in stored
   decoded_kernel, decoded_bias = stored_weights.decode(stored, 2)
   step = np.abs(kernel).max(axis=(2, 3), keepdims=True) / 127
