@@ -16,6 +16,10 @@ import resource
 import time
 
 import numpy as np
+
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
+# pylint: disable=wrong-import-position
 import tensorflow as tf
 from PIL import Image
 

@@ -13,6 +13,8 @@ import os
 
 from absl import app
 from absl.flags import argparse_flags
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # TensorFlow must be imported before app.run: imported first inside main,
 # TFC's layers fail to create their variables ("could not be lifted out of a
 # tf.function").

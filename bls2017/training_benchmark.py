@@ -18,6 +18,9 @@ import glob as glob_lib
 import json
 import time
 
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
+# pylint: disable=wrong-import-position
 import tensorflow as tf
 
 from bls2017 import data, images

@@ -11,6 +11,8 @@ take the model file of any system.
 """
 
 from absl import app
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # TensorFlow must be imported before app.run (see bls2017.cli).
 import tensorflow as tf
 

@@ -12,6 +12,8 @@ MNIST IDX files.
 
 from absl import app
 from absl.flags import argparse_flags
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # Imported before app.run; see the same line in bls2017/cli.py.
 import tensorflow as tf  # pylint: disable=unused-import
 

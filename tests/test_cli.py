@@ -161,3 +161,33 @@ def test_help_lists_subcommands():
   for command in ("train", "compress", "decompress", "export", "models",
                   "demo"):
     assert command in result.stdout
+
+
+def test_tensorflow_log_stays_off_the_error_output(tmp_path):
+  """Without TF_CPP_MIN_LOG_LEVEL set, an error is still stderr's only
+  line: TensorFlow's C++ log is kept off unless asked for."""
+  bad = tmp_path / "bad.tfci"
+  bad.write_bytes(b"BL\x01\x03" + bytes(30))
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+  result = subprocess.run([sys.executable, "-m", "bls2017", "decompress",
+                           str(bad)], capture_output=True, text=True, env=env,
+                          timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.splitlines() == [
+      "bls2017 decompress: error: integrity check failed: the bitstream is "
+      "corrupt or truncated."]
+
+
+def test_verbose_output_or_the_users_setting_keeps_the_tensorflow_log(
+    monkeypatch):
+  from bls2017 import tf_log  # pylint: disable=import-outside-toplevel
+  monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+  for argv in (["compress", "-V", "x.png"], ["train", "--verbose=2"]):
+    tf_log.quiet_unless_asked(argv)
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ, argv
+  tf_log.quiet_unless_asked(["train", "--verbose=0"])
+  assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+  monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+  tf_log.quiet_unless_asked(["compress", "x.png"])
+  assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"

@@ -8,7 +8,6 @@ tables are in `<name>.npz` beside it (see `bls2017.model_file`).
 import json
 import os
 
-from bls2017 import model_file
 
 ZOO_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = "bls2017-mse-4"
@@ -37,6 +36,8 @@ def resolve(name_or_path):
     return name_or_path
   if name_or_path in catalog():
     return os.path.join(ZOO_DIR, name_or_path + ".npz")
+  # Imported here: the catalog itself needs no TensorFlow.
+  from bls2017 import model_file  # pylint: disable=import-outside-toplevel
   raise model_file.ModelFileError(
       f"{name_or_path}: neither a model file nor a shipped model "
       f"(shipped: {', '.join(catalog())}).")

@@ -14,6 +14,9 @@ import argparse
 import json
 import os
 
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
+# pylint: disable=wrong-import-position
 from bls2017 import (codec, evaluation, images, model_file, stored_weights,
                      zoo)
 

@@ -2,6 +2,7 @@ r"""What storing the zoo's weights as int8 costs, on real bitstreams.
 
     python -m bls2017.zoo.compaction --images=DIR [--models=NAME,...] \
         [--output=compaction.json]
+    python -m bls2017.zoo.compaction --table=compaction.json  # README table
 
 For every shipped model (or --models) it writes the model again with its
 weights stored as int8 with per-channel scales (`bls2017.stored_weights`;
@@ -16,6 +17,9 @@ import tempfile
 
 from absl import app, flags, logging
 
+from bls2017 import tf_log
+tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
+# pylint: disable=wrong-import-position
 from bls2017 import codec, evaluation, images, model_file, zoo
 
 
@@ -38,16 +42,44 @@ def measure(name, paths, directory):
   return row
 
 
+def markdown_table(result):
+  """The README's table of a compaction result (the JSON `main` writes)."""
+  lines = ["| model | file, float16 (MiB) | file, int8 (MiB) | bpp | "
+           "PSNR (dB), float16 | PSNR change (dB) | bpp change | "
+           "MS-SSIM change |", "|---|---|---|---|---|---|---|---|"]
+  for row in result["models"]:
+    half, compact = row["float16"], row["int8"]
+    lines.append(
+        f"| {row['model']} | {half['file_mib']:.2f} | "
+        f"{compact['file_mib']:.2f} | {half['bpp']:.3f} | "
+        f"{half['psnr']:.2f} | {row['psnr_change_db']:+.4f} | "
+        f"{row['bpp_change_percent']:+.3f} % | "
+        f"{compact['ms_ssim'] - half['ms_ssim']:+.5f} |")
+  mib = result["zoo_mib"]
+  lines.append(f"| all {len(result['models'])} | {mib['float16']:.2f} | "
+               f"{mib['int8']:.2f} | | | worst "
+               f"{result['worst_psnr_change_db']:+.4f} | worst "
+               f"{result['worst_bpp_change_percent']:+.3f} % | |")
+  return "\n".join(lines)
+
+
 def define_flags():
   """The command's flags; defined when it runs (see jax_twin.pack)."""
-  flags.DEFINE_string("images", None, "Directory or glob of images.",
-                      required=True)
+  flags.DEFINE_string("images", None, "Directory or glob of images.")
+  flags.DEFINE_string("table", None, "Print the README table of this "
+                      "result file instead of measuring.")
   flags.DEFINE_list("models", None, "Zoo models. Default: all of them.")
   flags.DEFINE_string("output", "compaction.json", "JSON to write.")
 
 
 def main(argv):
   del argv
+  if flags.FLAGS.table:
+    with open(flags.FLAGS.table) as f:
+      print(markdown_table(json.load(f)))
+    return
+  if not flags.FLAGS.images:
+    raise app.UsageError("--images (or --table) is required.")
   logging.set_verbosity(logging.WARNING)
   paths = evaluation.image_paths(flags.FLAGS.images)
   rows = []
