@@ -2,8 +2,9 @@
 
     float16 / float32:  weight_<i>  the array in that precision
     int8:               weight_<i>  int8 q in [-127, 127]
-                        scale_<i>   float32, one per output slice:
-                                    w = q * scale  (exactly, in float32)
+                        scale_<i>   float16, one per channel pair (or
+                                    row): w = q * scale, exact in float32
+                                    (7 bits times 11 bits of mantissa)
 
 In an int8 file only the large arrays -- the kernels' RDFT coefficients,
 scaled per (input, output) channel pair, and GDN's gamma, scaled per row
@@ -48,10 +49,12 @@ def encode(weights, dtype):
           np.float32 if dtype == "float32" else np.float16)
       continue
     axes = tuple(a for a in range(weight.ndim) if shape[a] == 1)
-    scale = np.max(np.abs(weight), axis=axes, keepdims=True) / 127
-    scale = np.where(scale > 0, scale, 1).astype(np.float32)
-    stored[f"weight_{i}"] = np.clip(np.round(weight / scale), -127,
-                                    127).astype(np.int8)
+    # Rounded to float16 before quantizing, so q * scale is what is read.
+    scale = (np.max(np.abs(weight), axis=axes, keepdims=True) / 127).astype(
+        np.float16)
+    scale = np.where(scale > 0, scale, np.float16(1))
+    stored[f"weight_{i}"] = np.clip(
+        np.round(weight / scale.astype(np.float32)), -127, 127).astype(np.int8)
     stored[f"scale_{i}"] = scale
   return stored
 

@@ -7,6 +7,8 @@ variable (<= 1e-3), given the same noise sample. Relative error: the
 largest absolute difference over the largest magnitude, per tensor.
 """
 
+import os
+
 import numpy as np
 import pytest
 
@@ -102,6 +104,23 @@ def test_int8_model_files_read_alike_on_both_sides(tmp_path):
   expected = params_of(model_file.load(path).model)
   for name, value in expected.items():
     np.testing.assert_array_equal(params[name], value, err_msg=name)
+
+
+def test_finalize_stores_int8_when_asked(tmp_path):
+  from bls2017 import cli  # pylint: disable=import-outside-toplevel
+  from cli_helpers import run_main  # pylint: disable=import-outside-toplevel
+  model = random_model(32, 3, 5)
+  weights = str(tmp_path / "m.weights.npz")
+  params_io.write_weights(weights, params_of(model), jax_model.Architecture(
+      32, 3), 0.01, {"steps": 7}, "float32")
+  for dtype in ("float16", "int8"):
+    assert run_main(cli, "bls2017", "finalize", "--weights_dtype", dtype,
+                    "--output_dir", tmp_path / dtype, weights) == 0
+  half, compact = (str(tmp_path / d / "m.npz") for d in ("float16", "int8"))
+  assert os.path.getsize(compact) < 0.7 * os.path.getsize(half)
+  assert model_file.load(compact).metadata["steps"] == 7
+  with np.load(compact) as archive:
+    assert any(archive[k].dtype == np.int8 for k in archive.files)
 
 
 def test_weights_file_needs_finalize(tmp_path, gray_model_path):

@@ -1,9 +1,13 @@
 """Model files with int8 weights: error bounds, tables, every reader."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 
-from bls2017 import model_file, stored_weights
+from bls2017 import model_file, stored_weights, zoo
+from bls2017.zoo import compaction
 from conftest import make_model_file
 
 
@@ -17,7 +21,10 @@ def test_int8_error_is_half_a_step_per_channel_pair():
   assert stored["scale_0"].shape == (16, 32, 1, 1)
   assert stored["weight_1"].dtype == np.float16 and "scale_1" not in stored
   decoded_kernel, decoded_bias = stored_weights.decode(stored, 2)
-  step = np.abs(kernel).max(axis=(2, 3), keepdims=True) / 127
+  step = stored["scale_0"].astype(np.float32)
+  assert stored["scale_0"].dtype == np.float16
+  np.testing.assert_allclose(
+      step, np.abs(kernel).max(axis=(2, 3), keepdims=True) / 127, rtol=1e-3)
   assert np.all(np.abs(decoded_kernel - kernel) <= step / 2 * (1 + 1e-6))
   assert np.abs(decoded_kernel - kernel)[1:].max() < 0.02
   np.testing.assert_array_equal(decoded_bias, bias.astype(np.float16))
@@ -46,3 +53,13 @@ def test_int8_model_file_builds_its_tables_from_what_it_stores(tmp_path):
   assert loaded.fingerprint != source.fingerprint
   with np.load(path) as archive:
     assert any(archive[k].dtype == np.int8 for k in archive.files)
+
+
+def test_readme_compaction_table_is_the_committed_result():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with open(os.path.join(root, "docs", "zoo", "compaction.json")) as f:
+    result = json.load(f)
+  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  assert compaction.markdown_table(result) in readme
+  assert len(result["models"]) == len(zoo.catalog())
