@@ -55,7 +55,12 @@ class CorruptBitstreamError(BitstreamError):
 
 
 class WrongModelError(BitstreamError):
-  """The bitstream was written by a different model."""
+  """The bitstream was written by a different model, whose 4-byte
+  fingerprint is `written_by`."""
+
+  def __init__(self, message, written_by=None):
+    super().__init__(message)
+    self.written_by = written_by
 
 
 class Header:
@@ -109,7 +114,8 @@ def unpack(data, fingerprint=None, magic=MAGIC):
   if fingerprint is not None and model != fingerprint:
     raise WrongModelError(
         f"bitstream was written by model {model.hex()}, but the loaded "
-        f"model is {fingerprint.hex()}; pass the model that wrote it.")
+        f"model is {fingerprint.hex()}; pass the model that wrote it.",
+        written_by=model)
   if channels not in (1, 3) or not height or not width or (
       height * width > MAX_PIXELS):
     raise CorruptBitstreamError(

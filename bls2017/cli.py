@@ -237,7 +237,8 @@ def add_codec_parsers(subparsers, shipped=True):
 def _print_bd(bd, anchor):
   for method, figures in bd.items():
     print(f"BD vs {anchor}: {method:<10} " + "  ".join(
-        f"{k} {v:+.2f}" for k, v in figures.items()))
+        f"{k} {v:+.2f} (overlap {figures[k + '_overlap']:.0%})"
+        for k, v in figures.items() if not k.endswith("_overlap")))
 
 
 def _plot(args):
@@ -292,7 +293,16 @@ def _decompress(args):
     # Default: the shipped model that wrote the file, if any.
     header, _ = bitstream.unpack(data)
     name = zoo.find(header.fingerprint)
-  x_hat = load_codec(name).decompress(data)
+  try:
+    x_hat = load_codec(name).decompress(data)
+  except bitstream.WrongModelError as e:
+    shipped = e.written_by and zoo.find(e.written_by)
+    if not shipped:
+      raise
+    raise bitstream.WrongModelError(
+        f"bitstream was written by the shipped model {shipped}, not by "
+        f"{name}; pass --model {shipped} (or no --model).",
+        e.written_by) from None
   images.write_png(output, x_hat)
   print(f"Wrote {output}: {x_hat.shape[1]}x{x_hat.shape[0]}")
 
@@ -374,6 +384,7 @@ def _demo(args):
         f"(lambda={codec.model.lmbda:g}, {codec.fingerprint.hex()})")
   print(f"{'codec':<22}{'bytes':>8}{'bpp':>8}{'PSNR dB':>9}"
         f"{'MS-SSIM':>9}{'(dB)':>7}")
+  panels = [("original", x)]
   for label, size, decoded in (
       ("bls2017", len(data), x_hat),
       (f"JPEG q={quality} (<= size)", len(jpeg),
@@ -381,7 +392,12 @@ def _demo(args):
     q = metrics.quality(x, decoded)
     print(f"{label:<22}{size:>8}{metrics.bpp(size, x):>8.3f}"
           f"{q['psnr']:>9.2f}{q['ms_ssim']:>9.4f}{q['ms_ssim_db']:>7.2f}")
-  print(f"Wrote {stem}.tfci, {stem}.tfci.png, {stem}.jpeg.jpg")
+    panels.append((f"{label}: {metrics.bpp(size, x):.3f} bpp, "
+                   f"{q['psnr']:.2f} dB", decoded))
+  from bls2017 import plots  # pylint: disable=import-outside-toplevel
+  plots.visual_comparison(stem + ".crops.png", panels)
+  print(f"Wrote {stem}.tfci, {stem}.tfci.png, {stem}.jpeg.jpg, and "
+        f"{stem}.crops.png (centre crops side by side)")
 
 
 def load_codec(name_or_path):

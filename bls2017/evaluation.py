@@ -83,12 +83,28 @@ def rate_matched(codec, path, x, max_bytes):
   return record
 
 
+# The `bjontegaard` package warns below this curve overlap.
+MIN_OVERLAP = 0.75
+
+
+def curve_overlap(anchor, test):
+  """How much two curves share along one axis: their common interval over
+  the interval both span, as `bjontegaard` measures it before integrating
+  (it only warns; here the figure is recorded beside each BD value)."""
+  common = min(max(anchor), max(test)) - max(min(anchor), min(test))
+  span = max(max(anchor), max(test)) - min(min(anchor), min(test))
+  return float(max(common, 0) / span) if span > 0 else 0.
+
+
 def bd_metrics(anchor, test):
-  """BD-rate (%) and BD-PSNR (dB) of `test` against `anchor` summaries.
+  """BD-rate (%) and BD-PSNR (dB) of `test` against `anchor` summaries,
+  each with its curve overlap (`bd_rate_psnr_overlap`, ...: 0..1).
 
   Both are lists of per-rate-point summaries; BD-rate uses piecewise cubic
-  (PCHIP) interpolation of log-rate over quality, for PSNR and MS-SSIM dB.
-  Returns NaN where a curve has fewer than two points or no overlap.
+  (PCHIP) interpolation of log-rate over quality, for PSNR and MS-SSIM dB,
+  and integrates over the quality range both curves cover; BD-PSNR over
+  the common log-rate range. Returns NaN where a curve has fewer than two
+  points or no overlap.
   """
   import bjontegaard  # pylint: disable=import-outside-toplevel
   result = {}
@@ -100,13 +116,40 @@ def bd_metrics(anchor, test):
     try:
       result[f"bd_rate_{name}"] = float(bjontegaard.bd_rate(
           rates_a, dist_a, rates_t, dist_t, method="pchip",
-          require_matching_points=False))
+          require_matching_points=False, min_overlap=0))
       result[f"bd_{name}"] = float(bjontegaard.bd_psnr(
           rates_a, dist_a, rates_t, dist_t, method="pchip",
-          require_matching_points=False))
+          require_matching_points=False, min_overlap=0))
     except (ValueError, IndexError, ZeroDivisionError):
       result[f"bd_rate_{name}"] = result[f"bd_{name}"] = float("nan")
+    result[f"bd_rate_{name}_overlap"] = curve_overlap(dist_a, dist_t)
+    result[f"bd_{name}_overlap"] = curve_overlap(np.log10(rates_a),
+                                                 np.log10(rates_t))
   return result
+
+
+def bd_table(method, results, names):
+  """Markdown table of `method`'s BD figures against several anchors.
+
+  results: {anchor: the bd.json `run`/`merge_results` wrote against it};
+  names: {anchor: label}. Each figure carries its curve overlap.
+  """
+  def cell(figures, key, unit):
+    value = figures[key]
+    sign = "+" if value >= 0 else "\u2212"
+    digits = 1 if unit == "%" else 2
+    return (f"{sign}{abs(value):.{digits}f} {unit} "
+            f"({100 * figures[key + '_overlap']:.0f} %)")
+  lines = ["| anchor | BD-rate, PSNR | BD-PSNR | BD-rate, MS-SSIM (dB) | "
+           "BD-MS-SSIM |", "|---|---|---|---|---|"]
+  for anchor, label in names.items():
+    figures = results[anchor][method]
+    lines.append(
+        f"| {label} | {cell(figures, 'bd_rate_psnr', '%')} | "
+        f"{cell(figures, 'bd_psnr', 'dB')} | "
+        f"{cell(figures, 'bd_rate_ms_ssim_db', '%')} | "
+        f"{cell(figures, 'bd_ms_ssim_db', 'dB')} |")
+  return "\n".join(lines)
 
 
 def _record(path, x, x_hat, num_bytes):

@@ -101,8 +101,14 @@ class atomic_output:
 
   def __enter__(self):
     directory = os.path.dirname(os.path.abspath(self.path))
-    fd, self.tmp = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(self.path) + ".")
+    name = os.path.basename(self.path)
+    try:
+      fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    except OSError as e:
+      # Name the directory, not the hidden temporary file mkstemp tried.
+      reason = ("no such directory" if isinstance(e, FileNotFoundError)
+                else e.strerror)
+      raise type(e)(e.errno, f"{reason} (writing {name})", directory) from None
     self.file = os.fdopen(fd, "wb")
     return self.file
 

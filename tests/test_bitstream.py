@@ -80,7 +80,8 @@ def test_graph_rejects(case):
 
 def test_wrong_model_is_named():
   data = bitstream.pack(HEADER, PAYLOAD)
-  with pytest.raises(bitstream.WrongModelError, match="01020304"):
+  with pytest.raises(bitstream.WrongModelError, match="01020304") as raised:
     bitstream.unpack(data, b"\x09\x09\x09\x09")
+  assert raised.value.written_by == b"\x01\x02\x03\x04"
   with pytest.raises(tf.errors.InvalidArgumentError, match="different model"):
     bitstream.tf_unpack(tf.constant(data), 3, b"\x09\x09\x09\x09")

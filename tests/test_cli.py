@@ -138,6 +138,30 @@ def test_output_never_overwrites_input(rgb_model_path, write_image, capsys):
   assert open(path, "rb").read() == before
 
 
+def test_missing_output_directory_is_named(rgb_model_path, write_image,
+                                           tmp_path, capsys):
+  path, _ = write_image(16, 16)
+  missing = tmp_path / "absent"
+  assert run_cli("compress", path, missing / "out.tfci", "--model_path",
+                 rgb_model_path) == 1
+  assert capsys.readouterr().err == (
+      f"bls2017 compress: error: {missing}: no such directory (writing "
+      "out.tfci)\n")
+
+
+def test_wrong_model_error_names_the_shipped_model_that_wrote_it(
+    rgb_model_path, write_image, tmp_path, capsys):
+  path, _ = write_image(32, 32)
+  data = tmp_path / "by-mse-2.tfci"
+  assert run_cli("compress", path, data, "--model", "bls2017-mse-2") == 0
+  capsys.readouterr()
+  assert run_cli("decompress", data, "--model_path", rgb_model_path) == 1
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1, err
+  assert "written by the shipped model bls2017-mse-2" in err
+  assert "pass --model bls2017-mse-2" in err
+
+
 def test_unknown_model_name(write_image, capsys):
   path, _ = write_image(16, 16)
   assert run_cli("compress", path, "--model", "no-such-model") == 1

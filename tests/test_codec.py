@@ -57,11 +57,26 @@ def test_reloaded_model_has_same_fingerprint_and_bitstream(rgb_model_path,
   assert again.compress(x) == rgb_codec.compress(x)
 
 
-def test_stored_tables_are_used_not_recomputed(rgb_model_path):
-  loaded = model_file.load(rgb_model_path)
-  stored = loaded.tables["cdf"].copy()
-  entropy_model = codec.shared_entropy_model(loaded.tables, 8)
-  np.testing.assert_array_equal(entropy_model.cdf.numpy(), stored)
+def test_stored_tables_are_used_not_recomputed(rgb_model_path, rgb_codec,
+                                               tmp_path):
+  """Coding follows the tables in the file, not tables rebuilt from the
+  weights: other stored quantization offsets give other bits."""
+  with np.load(rgb_model_path) as archive:
+    arrays = {name: archive[name] for name in archive.files}
+  arrays["quantization_offset"] = np.full_like(
+      arrays["quantization_offset"], 0.4)
+  altered = tmp_path / "offsets.npz"
+  np.savez(altered, **arrays)
+  other = codec.load(str(altered))
+  x = synthetic_image(48, 64)
+  data = other.compress(x)
+  assert data[bitstream.HEADER_BYTES:] != (
+      rgb_codec.compress(x)[bitstream.HEADER_BYTES:])
+  assert other.decompress(data).shape == x.shape
+  entropy_model = codec.shared_entropy_model(model_file.load(
+      str(altered)).tables, 8)
+  np.testing.assert_array_equal(
+      entropy_model.quantization_offset.numpy(), np.full(8, 0.4, np.float32))
 
 
 def test_model_file_with_altered_tables_refuses_old_bitstreams(

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import numpy as np
 from PIL import Image
@@ -96,6 +97,17 @@ def test_bd_rate_on_synthetic_curves():
   assert np.isnan(evaluation.bd_metrics(anchor, anchor[:1])["bd_rate_psnr"])
 
 
+def test_bd_figures_carry_their_curve_overlap():
+  anchor = _curve([0.25, 0.5, 1.0, 2.0], [28.0, 31.0, 34.0, 37.0])
+  # Quality 31..40 against 28..37: 6 dB in common of the 12 both span.
+  shifted = _curve([0.5, 1.0, 2.0, 4.0], [31.0, 34.0, 37.0, 40.0])
+  result = evaluation.bd_metrics(anchor, shifted)
+  assert np.isclose(result["bd_rate_psnr_overlap"], 0.5)
+  # log2-rate -2..1 against -1..2: 2 octaves in common of 4.
+  assert np.isclose(result["bd_psnr_overlap"], 0.5)
+  assert evaluation.bd_metrics(anchor, anchor)["bd_rate_psnr_overlap"] == 1
+
+
 def test_ms_ssim_db():
   assert metrics.ms_ssim_db(0.9) == 10.0
   assert np.isnan(metrics.ms_ssim_db(float("nan")))
@@ -142,3 +154,20 @@ def test_plot_refuses_bad_results_files(tmp_path, capsys):
                  "--output_dir", tmp_path / "out") == 1
   assert "no results for the anchor 'bls2017'" in capsys.readouterr().err
   assert not (tmp_path / "out").exists()
+
+
+README_ANCHORS = {"jpeg": "JPEG (4:2:0)", "jpeg2000": "JPEG 2000 (9/7, MCT)",
+                  "webp": "WebP", "avif": "AVIF"}
+
+
+def test_readme_bd_table_is_the_committed_results():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  results = {}
+  for anchor in README_ANCHORS:
+    name = "bd.json" if anchor == "jpeg" else f"bd_{anchor}.json"
+    with open(os.path.join(root, "docs", "rd", name)) as f:
+      results[anchor] = json.load(f)
+    assert results[anchor]["anchor"] == anchor
+  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  assert evaluation.bd_table("bls2017", results, README_ANCHORS) in readme

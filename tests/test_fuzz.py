@@ -99,6 +99,10 @@ def test_mutated_bitstreams(streams, index, other, kind, position, value,
   except bitstream.BitstreamError as e:
     OUTCOMES[kind, type(e).__name__] += 1
     return
+  # Without a re-signed check, only a valid bitstream may decode (a splice
+  # can rebuild one whole): the integrity check catches every change.
+  assert resign or mutated in {stream for _, stream in streams}, (
+      f"a {kind} mutation passed the integrity check")
   header, _ = bitstream.unpack(mutated)
   assert x_hat.shape == (header.height, header.width, model.channels)
   assert x_hat.dtype == np.uint8

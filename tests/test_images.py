@@ -83,3 +83,12 @@ def test_header_claiming_huge_dimensions_is_refused_before_decoding(
   path.write_bytes(data)
   with pytest.raises(images.ImageError, match="too large.*10000000000 pixels"):
     images.read(str(path))
+
+
+def test_writing_into_a_missing_directory_names_that_directory(tmp_path):
+  missing = tmp_path / "no" / "such"
+  with pytest.raises(FileNotFoundError) as raised:
+    images.write_png(missing / "x.png", np.zeros((2, 2, 3), np.uint8))
+  assert raised.value.filename == str(missing)
+  assert raised.value.strerror == "no such directory (writing x.png)"
+  assert not (tmp_path / "no").exists()

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bls2017 import codec, images, zoo
 from synthetic import integer_image
@@ -49,5 +50,10 @@ def test_demo_runs_offline_on_the_sample_photo(tmp_path):
   result = run_subprocess("demo", "--output_dir", tmp_path)
   assert result.returncode == 0, result.stderr
   assert "bls2017" in result.stdout and "JPEG q=" in result.stdout
-  for suffix in (".tfci", ".tfci.png", ".jpeg.jpg"):
+  for suffix in (".tfci", ".tfci.png", ".jpeg.jpg", ".crops.png"):
     assert os.path.getsize(tmp_path / ("grace_hopper.jpg" + suffix)) > 1000
+  # The JPEG is matched to the .tfci's size: never larger.
+  assert os.path.getsize(tmp_path / "grace_hopper.jpg.jpeg.jpg") <= (
+      os.path.getsize(tmp_path / "grace_hopper.jpg.tfci"))
+  with Image.open(tmp_path / "grace_hopper.jpg.crops.png") as crops:
+    assert crops.width > 2 * crops.height  # Three panels side by side.
