@@ -31,7 +31,8 @@ from bls2017.model import BLS2017Model
 SIZES = "768x512,1920x1080"
 
 
-def _peak_rss_mb():
+def _peak_rss_mib():
+  # Linux reports ru_maxrss in KiB.
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -92,7 +93,7 @@ def main():
                      args.repeats, parse_sizes(args.sizes))
   if not args.skip_training:
     rows.append(training_speed(args.repeats))
-  rows.append({"what": "peak memory (MB)", "megabytes": _peak_rss_mb()})
+  rows.append({"what": "peak memory (MiB)", "mebibytes": _peak_rss_mib()})
   for row in rows:
     figures = "  ".join(f"{k} {v:.3f}" for k, v in row.items()
                         if k != "what")
