@@ -152,7 +152,9 @@ def main():
                         if k != "what")
     print(f"{row['what']:<44}{figures}")
   with images.atomic_output(args.output) as f:
-    f.write(json.dumps({"config": vars(args), "rows": rows},
+    # Where the figures were written is not a figure (and names a machine).
+    config = {k: v for k, v in vars(args).items() if k != "output"}
+    f.write(json.dumps({"config": config, "rows": rows},
                        indent=2).encode())
   print(f"Wrote {args.output}")
 
