@@ -33,11 +33,13 @@ def image_paths(pattern):
   return paths
 
 
-def evaluate_codec(codec, paths, progress=True):
-  """Per-image records for a bls2017 `codec.Codec` on image `paths`."""
+def evaluate_codec(codec, paths, progress=True, label=None):
+  """Per-image records for a bls2017 `codec.Codec` on image `paths`;
+  `label` names the progress bar (default: the model's Keras name)."""
   records = []
   warm = False
-  for path in tqdm(paths, desc=codec.model.name, disable=not progress):
+  for path in tqdm(paths, desc=label or codec.model.name,
+                   disable=not progress):
     x = images.read(path, codec.channels)
     if not warm:  # Trace the tf.functions outside the timed calls.
       codec.decompress(codec.compress(x))
@@ -60,7 +62,8 @@ def evaluate_baseline(codec, paths, settings=None, progress=True):
   """{setting: per-image records} for a Pillow codec's quality sweep."""
   settings = settings or baselines.SWEEP[codec]
   results = {q: [] for q in settings}
-  for path in tqdm(paths, desc=codec, disable=not progress):
+  for path in tqdm(paths, desc=f"{codec} quality sweep",
+                   disable=not progress):
     x = images.read(path, 3)
     for quality in settings:
       start = time.perf_counter()
@@ -207,33 +210,41 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   os.makedirs(output_dir, exist_ok=True)
   curves, rows, matched = {}, [], []
   per_model, descriptions = [], dict(baselines.DESCRIPTIONS)
+
+  def write_method(method):
+    # Written as soon as a curve gains a point: a long run leaves results.
+    description = descriptions[method]
+    if method not in baselines.DESCRIPTIONS:
+      description += " (" + ", ".join(
+          s["model"] for s in curves[method]) + ")"
+    write_json(os.path.join(output_dir, f"{method}.json"),
+               compressai_json(method, description, curves[method]))
+
   for name, codec in zip(names, codecs):
-    records = evaluate_codec(codec, paths, progress)
+    records = evaluate_codec(codec, paths, progress, label=name)
     per_model.append(records)
     # Grayscale models are measured on luma: a curve of their own.
     method = codec.method + ("" if codec.channels == 3 else "-gray")
     descriptions.setdefault(method, codec.description)
     rows += [dict(method=method, model=name, **r) for r in records]
     curves.setdefault(method, []).append(dict(summarize(records), model=name))
+    write_method(method)
   for baseline in baseline_codecs:
     sweep = evaluate_baseline(baseline, paths, progress=progress)
     curves[baseline] = [dict(summarize(r), quality=q)
                         for q, r in sweep.items()]
     rows += [dict(method=baseline, **r) for rs in sweep.values() for r in rs]
+    write_method(baseline)
+  write_csv(os.path.join(output_dir, "per_image.csv"), rows)
   # Rate-matched: each codec at the largest size not above the model's.
   for name, codec, records in zip(names, codecs, per_model):
-    for path, record in zip(paths, records):
-      x = images.read(path, codec.channels)
-      for baseline in baseline_codecs:
+    for baseline in baseline_codecs:
+      for path, record in zip(tqdm(
+          paths, desc=f"rate matching {baseline} to {name}",
+          disable=not progress), records):
+        x = images.read(path, codec.channels)
         matched.append(dict(model=name, method=baseline, **rate_matched(
             baseline, path, x, record["bytes"])))
-  for method, summaries in curves.items():
-    description = descriptions[method]
-    if method not in baselines.DESCRIPTIONS:
-      description += " (" + ", ".join(s["model"] for s in summaries) + ")"
-    write_json(os.path.join(output_dir, f"{method}.json"),
-               compressai_json(method, description, summaries))
-  write_csv(os.path.join(output_dir, "per_image.csv"), rows)
   if matched:
     write_csv(os.path.join(output_dir, "rate_matched.csv"), matched)
   bd = _write_bd(curves, anchor, output_dir)

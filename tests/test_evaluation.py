@@ -12,12 +12,18 @@ from synthetic import synthetic_image
 from test_cli import run_cli
 
 
-def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path):
+def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
+                                          capsys):
   for k, (h, w) in enumerate([(40, 56), (170, 180)]):
     Image.fromarray(synthetic_image(h, w)).save(tmp_path / f"{k}.png")
   out = tmp_path / "results"
   assert run_cli("evaluate", tmp_path, "--model", rgb_model_path,
                  "--output_dir", out, "--codecs", "jpeg,jpeg2000") == 0
+  # Every phase shows progress, labelled by model and codec.
+  progress = capsys.readouterr().err
+  for label in (rgb_model_path, "jpeg quality sweep",
+                f"rate matching jpeg2000 to {rgb_model_path}"):
+    assert f"{label}: 100%" in progress, label
   for name in ("rd_psnr.png", "rd_msssim.png", "visual.png"):
     assert (out / name).stat().st_size > 5000, name
   jpeg = json.loads((out / "jpeg.json").read_text())
