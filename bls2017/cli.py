@@ -9,22 +9,37 @@
     bls2017 demo                          # shipped model on a sample photo
 """
 
+import importlib.util
 import os
+import sys
 
 from absl import app
 from absl.flags import argparse_flags
-from bls2017 import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# TensorFlow must be imported before app.run: imported first inside main,
-# TFC's layers fail to create their variables ("could not be lifted out of a
-# tf.function").
-import tensorflow as tf  # pylint: disable=unused-import
 
-from bls2017 import (baselines, bitstream, data, images, metrics,
-                     model_file, stored_weights, user_errors, zoo)
+from bls2017 import (baselines, images, patches, stored_weights, tf_log,
+                     train_config, user_errors, zoo)
 from bls2017.architecture import default_filters
-from bls2017 import codec as codec_lib
-from bls2017 import train as training
+
+
+def _lazy(name):
+  """Module `name`, executed when first used (the standard library's
+  LazyLoader): parsing the command line, `--help` included, then needs
+  none of TensorFlow."""
+  if name in sys.modules:
+    return sys.modules[name]
+  spec = importlib.util.find_spec(name)
+  spec.loader = importlib.util.LazyLoader(spec.loader)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
+bitstream = _lazy("bls2017.bitstream")
+codec_lib = _lazy("bls2017.codec")
+metrics = _lazy("bls2017.metrics")
+model_file = _lazy("bls2017.model_file")
+training = _lazy("bls2017.train")
 
 
 def _add_model_flag(parser, required=False):
@@ -50,7 +65,7 @@ def _add_train_parser(subparsers):
   p.add_argument("--warm_start", default=None,
                  help="Initialise from this model file (e.g. a neighbouring "
                  "lambda) instead of at random.")
-  p.add_argument("--strategy", choices=training.STRATEGIES,
+  p.add_argument("--strategy", choices=train_config.STRATEGIES,
                  default="one_device",
                  help="tf.distribute strategy: one_device (first GPU, else "
                  "CPU), mirrored (all local GPUs; the batch is split), "
@@ -107,7 +122,7 @@ def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
                  help="Steps per epoch.")
   p.add_argument("--learning_rate", type=float, default=learning_rate,
                  help="Adam learning rate (peak rate with a schedule).")
-  p.add_argument("--lr_schedule", choices=("constant", "cosine"),
+  p.add_argument("--lr_schedule", choices=train_config.LR_SCHEDULES,
                  default="constant",
                  help="cosine: decay to 1%% of the peak over all steps.")
   p.add_argument("--checkpoint_every", type=int, default=500,
@@ -469,15 +484,22 @@ def command_parser(doc, add_train_parser, shipped=True):
 parse_args = command_parser(__doc__, _add_train_parser)
 
 
-# What a user can cause by bad input: one line and exit status 1.
-USER_ERRORS = (bitstream.BitstreamError, images.ImageError,
-                model_file.ModelFileError, data.DataError, UsageError,
-                codec_lib.TargetRateError,
-                FloatingPointError, OSError)
+def user_error_types():
+  """What a user can cause by bad input: one line and exit status 1."""
+  return (bitstream.BitstreamError, images.ImageError,
+          model_file.ModelFileError, patches.DataError, UsageError,
+          codec_lib.TargetRateError, FloatingPointError, OSError)
+
+
+def __getattr__(name):
+  # USER_ERRORS is built when asked for: naming its classes loads TensorFlow.
+  if name == "USER_ERRORS":
+    return user_error_types()
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(args):
-  run_reporting_errors(args, "bls2017", USER_ERRORS)
+  run_reporting_errors(args, "bls2017", user_error_types())
 
 
 def run_reporting_errors(args, program, errors):
@@ -489,6 +511,13 @@ def run_reporting_errors(args, program, errors):
 
 
 def run():
+  # Usage errors and --help are answered here, before TensorFlow loads.
+  parse_args(sys.argv)
+  tf_log.quiet_unless_asked()
+  # TensorFlow must be imported before app.run: imported first inside main,
+  # TFC's layers fail to create their variables ("could not be lifted out of
+  # a tf.function").
+  import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
   app.run(main, flags_parser=parse_args)
 
 

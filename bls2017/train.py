@@ -8,7 +8,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from bls2017 import data, model_file
+from bls2017 import data, model_file, train_config
 from bls2017.model import BLS2017Model
 
 
@@ -30,7 +30,7 @@ def build_dataset(args, seed=None):
                            args.batchsize, args.channels)
 
 
-STRATEGIES = ("one_device", "mirrored", "multi_worker")
+STRATEGIES = train_config.STRATEGIES
 
 
 def distribution_strategy(name):

@@ -215,3 +215,23 @@ def test_verbose_output_or_the_users_setting_keeps_the_tensorflow_log(
   monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
   tf_log.quiet_unless_asked(["compress", "x.png"])
   assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["compress", "--help"],
+                                  ["train", "--help"], ["no-such-command"]])
+def test_help_and_usage_errors_need_no_tensorflow(argv):
+  script = textwrap.dedent(f"""
+      import sys
+      sys.argv = ["bls2017"] + {argv!r}
+      from bls2017 import cli
+      try:
+        cli.run()
+      except SystemExit as e:
+        print("exit", e.code, "tensorflow" in sys.modules)
+      """)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=ROOT),
+                          timeout=300)
+  expected = 2 if argv == ["no-such-command"] else 0
+  assert result.stdout.splitlines()[-1] == f"exit {expected} False", (
+      result.stdout, result.stderr)
