@@ -9,37 +9,22 @@
     bls2017 demo                          # shipped model on a sample photo
 """
 
-import importlib.util
 import os
 import sys
 
 from absl import app
 from absl.flags import argparse_flags
 
-from bls2017 import (baselines, images, patches, stored_weights, tf_log,
+from bls2017 import (baselines, images, lazy, patches, stored_weights, tf_log,
                      train_config, user_errors, zoo)
 from bls2017.architecture import default_filters
 
-
-def _lazy(name):
-  """Module `name`, executed when first used (the standard library's
-  LazyLoader): parsing the command line, `--help` included, then needs
-  none of TensorFlow."""
-  if name in sys.modules:
-    return sys.modules[name]
-  spec = importlib.util.find_spec(name)
-  spec.loader = importlib.util.LazyLoader(spec.loader)
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[name] = module
-  spec.loader.exec_module(module)
-  return module
-
-
-bitstream = _lazy("bls2017.bitstream")
-codec_lib = _lazy("bls2017.codec")
-metrics = _lazy("bls2017.metrics")
-model_file = _lazy("bls2017.model_file")
-training = _lazy("bls2017.train")
+# Loaded on first use: parsing the command line needs no TensorFlow.
+bitstream = lazy.module("bls2017.bitstream")
+codec_lib = lazy.module("bls2017.codec")
+metrics = lazy.module("bls2017.metrics")
+model_file = lazy.module("bls2017.model_file")
+training = lazy.module("bls2017.train")
 
 
 def _add_model_flag(parser, required=False):
@@ -510,15 +495,17 @@ def run_reporting_errors(args, program, errors):
     user_errors.exit_with(f"{program} {args.command_name}", e)
 
 
-def run():
-  # Usage errors and --help are answered here, before TensorFlow loads.
-  parse_args(sys.argv)
+def run_command(main_function, parse):
+  """Runs an absl command: usage errors and --help are answered before
+  TensorFlow loads (quietly, see tf_log), then `main_function`."""
+  parse(sys.argv)
   tf_log.quiet_unless_asked()
-  # TensorFlow must be imported before app.run: imported first inside main,
-  # TFC's layers fail to create their variables ("could not be lifted out of
-  # a tf.function").
-  import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
-  app.run(main, flags_parser=parse_args)
+  lazy.import_tensorflow()
+  app.run(main_function, flags_parser=parse)
+
+
+def run():
+  run_command(main, parse_args)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,14 @@ compress, decompress, export and evaluate are bls2017's commands; they
 take the model file of any system.
 """
 
-from absl import app
-from bls2017 import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# TensorFlow must be imported before app.run (see bls2017.cli).
-import tensorflow as tf
-
 from bls2017 import cli as bls2017_cli
-from bls2017 import train as training
-from cae_admm import ablation, codec
-from cae_admm.model import STRIDE, CAEADMMModel
+from bls2017 import lazy
+
+# Loaded on first use: parsing the command line needs no TensorFlow.
+training = lazy.module("bls2017.train")
+ablation = lazy.module("cae_admm.ablation")
+codec = lazy.module("cae_admm.codec")
+model_lib = lazy.module("cae_admm.model")
 
 
 def _add_train_parser(subparsers):
@@ -58,14 +56,16 @@ def _add_train_parser(subparsers):
   bls2017_cli.add_ablation_parser(
       subparsers, "with and without the pruning schedule: bpp, PSNR and the "
       "fraction of zero latents",
-      codec.load, ablation.run)
+      # Deferred: naming codec.load here would load TensorFlow.
+      lambda name: codec.load(name), lambda *args: ablation.run(*args))
 
 
 def train(args):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   if args.seed is not None:
     tf.keras.utils.set_random_seed(args.seed)
-  latent_side = args.patchsize // STRIDE
-  model = CAEADMMModel(
+  latent_side = args.patchsize // model_lib.STRIDE
+  model = model_lib.CAEADMMModel(
       args.num_filters, args.latent_channels, args.channels,
       args.keep_fraction, args.rho, args.ms_ssim_weight, args.pruning,
       args.admm_every_epochs * args.steps_per_epoch,
@@ -94,7 +94,7 @@ def main(args):
 
 
 def run():
-  app.run(main, flags_parser=parse_args)
+  bls2017_cli.run_command(main, parse_args)
 
 
 if __name__ == "__main__":

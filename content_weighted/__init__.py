@@ -7,3 +7,7 @@ D. Zhang: "Learning Content-Weighted Deep Image Compression", IEEE TPAMI
 2021, https://arxiv.org/abs/1904.00664 (multi-valued quantization,
 trimmed convolutional context model with parallel decoding).
 """
+
+# The importance map's straight-through gradients (`importance.py`); here,
+# free of TensorFlow, for the command's flags.
+MASK_GRADIENTS = ("band", "last_group")

@@ -10,16 +10,15 @@ compress, decompress, export and evaluate are bls2017's commands; they
 take the model file of any system.
 """
 
-from absl import app
-from bls2017 import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# TensorFlow must be imported before app.run (see bls2017.cli).
-import tensorflow as tf
-
 from bls2017 import cli as bls2017_cli
-from bls2017 import train as training
-from content_weighted import ablation, codec, importance
-from content_weighted.model import ContentWeightedModel
+from bls2017 import lazy
+from content_weighted import MASK_GRADIENTS
+
+# Loaded on first use: parsing the command line needs no TensorFlow.
+training = lazy.module("bls2017.train")
+ablation = lazy.module("content_weighted.ablation")
+codec = lazy.module("content_weighted.codec")
+model_lib = lazy.module("content_weighted.model")
 
 
 def _add_train_parser(subparsers):
@@ -38,7 +37,7 @@ def _add_train_parser(subparsers):
       p, "importance_map", True, "Allot codes by the importance map "
       "(default); --noimportance_map keeps every code everywhere (the "
       "paper's ablation).")
-  p.add_argument("--mask_gradient", choices=importance.MASK_GRADIENTS,
+  p.add_argument("--mask_gradient", choices=MASK_GRADIENTS,
                  default="band", help="Straight-through gradient of the "
                  "mask: through the last kept and first dropped group (band)"
                  " or the last kept group only (last_group, which lets the "
@@ -57,13 +56,15 @@ def _add_train_parser(subparsers):
       subparsers, "importance map on/off, context vs factorized model: bpp, "
       "PSNR, kept codes, bits under each model; seconds and size with "
       "plane-by-plane and code-by-code decoding",
-      codec.load, ablation.run)
+      # Deferred: naming codec.load here would load TensorFlow.
+      lambda name: codec.load(name), lambda *args: ablation.run(*args))
 
 
 def train(args):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   if args.seed is not None:
     tf.keras.utils.set_random_seed(args.seed)
-  model = ContentWeightedModel(
+  model = model_lib.ContentWeightedModel(
       args.lmbda, args.num_filters, args.code_channels, args.groups,
       args.num_levels, args.channels, args.importance_map,
       args.mask_gradient)
@@ -89,7 +90,7 @@ def main(args):
 
 
 def run():
-  app.run(main, flags_parser=parse_args)
+  bls2017_cli.run_command(main, parse_args)
 
 
 if __name__ == "__main__":

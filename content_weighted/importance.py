@@ -25,6 +25,8 @@ groups, times the bits of a code, is the rate proxy.
 
 import tensorflow as tf
 
+import content_weighted
+
 
 def kept_groups(p, levels):
   """k = ceil(L * p) as int32: groups kept at each position of p."""
@@ -37,7 +39,7 @@ def group_mask(k, levels, channels):
   return tf.cast(group < k, tf.float32)
 
 
-MASK_GRADIENTS = ("band", "last_group")
+MASK_GRADIENTS = content_weighted.MASK_GRADIENTS
 
 
 def importance_mask(p, levels, channels, gradient="band"):

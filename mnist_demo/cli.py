@@ -10,15 +10,14 @@ Data: `tfds.load("mnist")` by default; offline, --mnist_dir=DIR with the four
 MNIST IDX files.
 """
 
-from absl import app
 from absl.flags import argparse_flags
-from bls2017 import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# Imported before app.run; see the same line in bls2017/cli.py.
-import tensorflow as tf  # pylint: disable=unused-import
 
-from bls2017.cli import run_reporting_errors
-from mnist_demo import data, training
+from bls2017 import lazy
+from bls2017.cli import run_command, run_reporting_errors
+
+# Loaded on first use: parsing the command line needs no TensorFlow.
+data = lazy.module("mnist_demo.data")
+training = lazy.module("mnist_demo.training")
 
 
 def _common(p, output_help="Directory holding the trained model."):
@@ -133,7 +132,7 @@ def main(args):
 
 
 def run():
-  app.run(main, flags_parser=parse_args)
+  run_command(main, parse_args)
 
 
 if __name__ == "__main__":

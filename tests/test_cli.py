@@ -217,13 +217,16 @@ def test_verbose_output_or_the_users_setting_keeps_the_tensorflow_log(
   assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["compress", "--help"],
-                                  ["train", "--help"], ["no-such-command"]])
-def test_help_and_usage_errors_need_no_tensorflow(argv):
+@pytest.mark.parametrize("program,argv", [
+    ("bls2017", ["--help"]), ("bls2017", ["compress", "--help"]),
+    ("bls2017", ["train", "--help"]), ("bls2017", ["no-such-command"]),
+    ("mnist_demo", ["train", "--help"]), ("cae_admm", ["ablation", "--help"]),
+    ("content_weighted", ["train", "--help"])])
+def test_help_and_usage_errors_need_no_tensorflow(program, argv):
   script = textwrap.dedent(f"""
       import sys
-      sys.argv = ["bls2017"] + {argv!r}
-      from bls2017 import cli
+      sys.argv = [{program!r}] + {argv!r}
+      from {program} import cli
       try:
         cli.run()
       except SystemExit as e:
