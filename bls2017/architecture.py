@@ -11,6 +11,14 @@ import dataclasses
 STRIDE = 16
 
 
+def latent_side(side, stride=STRIDE):
+  """Rows (or columns) of the latents of an image side: ceil(side / stride).
+
+  Works on Python ints and on integer tensors of either framework.
+  """
+  return -(-side // stride)
+
+
 def default_filters(channels):
   """The paper's widths (section 3): 192 filters for RGB, 128 for gray."""
   return 192 if channels == 3 else 128

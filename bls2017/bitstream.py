@@ -3,9 +3,9 @@
 Format version 1 (all integers big-endian):
 
     offset  size  field
-         0     2  magic: "BL" for bls2017; the related systems write the
-                  same header with "CA" (cae_admm) or "CW"
-                  (content_weighted) and their own payload
+         0     2  magic: "BL" for bls2017; every registered system
+                  (`bls2017.systems`) writes the same header with its own
+                  magic and payload
          2     1  format version (1)
          3     1  image channels (1 or 3)
          4     4  model fingerprint (first 4 bytes of SHA-256 over the model's
@@ -27,12 +27,11 @@ import struct
 
 import tensorflow as tf
 
+from bls2017 import SYSTEM, systems
 from bls2017.images import MAX_PIXELS
 
-MAGIC = b"BL"
+MAGIC = SYSTEM.magic
 VERSION = 1
-# The same header serves the related systems; the magic names the system.
-SYSTEMS = {b"BL": "bls2017", b"CA": "cae_admm", b"CW": "content_weighted"}
 _FIELDS = struct.Struct(">2sBB4sHH")  # Bytes 0..11.
 CHECK_BYTES = 4
 HEADER_BYTES = _FIELDS.size + CHECK_BYTES
@@ -97,9 +96,9 @@ def unpack(data, fingerprint=None, magic=MAGIC):
       raise NotABitstreamError(
           f"truncated bitstream: {len(data)} bytes, shorter than the "
           f"{HEADER_BYTES}-byte header.")
-    other = SYSTEMS.get(bytes(data[:2]))
+    other = systems.name_of_magic(bytes(data[:2]))
     raise NotABitstreamError(
-        f"not a {SYSTEMS[magic]} bitstream (" +
+        f"not a {systems.name_of_magic(magic)} bitstream (" +
         (f"written by {other})." if other else "bad magic bytes)."))
   magic, version, channels, model, height, width = _FIELDS.unpack_from(data)
   if version != VERSION:
@@ -159,7 +158,8 @@ def tf_unpack(data, channels, fingerprint, magic=MAGIC):
   check = tf.strings.substr(data, _FIELDS.size, CHECK_BYTES)
   payload = tf.strings.substr(data, HEADER_BYTES, length - HEADER_BYTES)
   _tf_check(tf.strings.substr(fields, 0, 2) == magic,
-            f"not a {SYSTEMS[magic]} bitstream (bad magic bytes)")
+            f"not a {systems.name_of_magic(magic)} bitstream (bad magic "
+            "bytes)")
   _tf_check(tf.strings.substr(fields, 2, 1) == bytes([VERSION]),
             "unsupported bitstream format version")
   _tf_check(_tf_checksum(fields + payload) == check,

@@ -17,7 +17,6 @@ from absl.flags import argparse_flags
 
 from bls2017 import (baselines, images, lazy, patches, stored_weights, tf_log,
                      train_config, user_errors, zoo)
-from bls2017.architecture import default_filters
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
 bitstream = lazy.module("bls2017.bitstream")
@@ -119,11 +118,16 @@ def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
                  "epoch.")
 
 
+def command_line(program):
+  """The command as typed, to record with what it trains."""
+  return " ".join([program] + sys.argv[1:])
+
+
 def _train(args):
-  if args.num_filters is None:
-    args.num_filters = default_filters(args.channels)
-  training.train(args)
-  print(f"Wrote {args.model_path}")
+  config = train_config.BLS2017Config.from_flags(
+      args, command=command_line("bls2017"))
+  training.train(config)
+  print(f"Wrote {config.model_path}")
 
 
 def _finalize(args):

@@ -1,19 +1,25 @@
-"""Compressor and Decompressor: the trained model as a real codec.
+"""Compressor and Decompressor: a trained model as a real codec.
 
-    Compressor:   x (uint8) --pad--> g_a --> y --round, range-code--> bitstream
-    Decompressor: bitstream --range-decode--> y_hat --> g_s --crop--> x_hat
+    Compressor:   x (uint8) --pad--> encoder --> payload --header--> bitstream
+    Decompressor: bitstream --check header--> payload --> decoder --crop,
+                  round--> x_hat (uint8)
 
-Both hold ONE `tfc.ContinuousBatchedEntropyModel(compression=True)` built
-from the range-coding tables stored with the model, so encoder and decoder
-code with identical tables.
+    bls2017 (LatentEncoder / LatentDecoder):
+      encoder: x --> g_a --> y --round, range-code--> payload
+      decoder: payload --range-decode--> y_hat --> g_s --> x_hat
+
+Every system's codec is these two Keras models around its own encoder and
+decoder (`System.opener` builds them). bls2017's hold ONE
+`tfc.ContinuousBatchedEntropyModel(compression=True)` built from the
+range-coding tables stored with the model, so encoder and decoder code with
+identical tables.
 """
-
-import importlib
 
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from bls2017 import bitstream, images, model_file, zoo
+from bls2017 import SYSTEM, bitstream, images, model_file, systems, zoo
+from bls2017.architecture import latent_side
 from bls2017.model import STRIDE
 
 
@@ -25,14 +31,42 @@ def shared_entropy_model(tables, num_filters):
       quantization_offset=tables["quantization_offset"])
 
 
-class Compressor(tf.keras.Model):
-  """uint8 image [H, W, C] -> complete bitstream (scalar tf.string)."""
+class LatentEncoder(tf.Module):
+  """Padded x [1, H, W, C] float32 -> payload: y = g_a(x), range-coded."""
 
-  def __init__(self, g_a, entropy_model, channels, fingerprint,
-               stride=STRIDE, magic=bitstream.MAGIC):
-    super().__init__(name="compressor")
+  def __init__(self, g_a, entropy_model):
+    super().__init__(name="latent_encoder")
     self.g_a = g_a
     self.entropy_model = entropy_model
+
+  def __call__(self, x):
+    return self.entropy_model.compress(self.g_a(x))[0]
+
+
+class LatentDecoder(tf.Module):
+  """Payload, latent [h, w] -> x_hat [1, H, W, C]: y_hat decoded, g_s."""
+
+  def __init__(self, g_s, entropy_model):
+    super().__init__(name="latent_decoder")
+    self.g_s = g_s
+    self.entropy_model = entropy_model
+
+  def __call__(self, payload, latent_shape):
+    return self.g_s(self.entropy_model.decompress(payload[None], latent_shape))
+
+
+class Compressor(tf.keras.Model):
+  """uint8 image [H, W, C] -> complete bitstream (scalar tf.string).
+
+  The one compressor of every system: pads x to the stride, codes it with
+  the system's `encoder` (padded x [1, H', W', C] float32 -> payload) and
+  puts the header in front (`bitstream.tf_pack`).
+  """
+
+  def __init__(self, encoder, channels, fingerprint, stride=STRIDE,
+               magic=bitstream.MAGIC):
+    super().__init__(name="compressor")
+    self.encoder = encoder
     self.channels = channels
     self.fingerprint = fingerprint
     self.stride = stride
@@ -45,20 +79,24 @@ class Compressor(tf.keras.Model):
 
   def _compress(self, x):
     height, width = tf.shape(x)[0], tf.shape(x)[1]
-    y = self.g_a(pad_to_stride(tf.cast(x, tf.float32), self.stride)[None])
-    payload = self.entropy_model.compress(y)[0]
+    payload = self.encoder(
+        pad_to_stride(tf.cast(x, tf.float32), self.stride)[None])
     return bitstream.tf_pack(self.channels, self.fingerprint, height, width,
                              payload, self.magic)
 
 
 class Decompressor(tf.keras.Model):
-  """Complete bitstream (scalar tf.string) -> uint8 image [H, W, C]."""
+  """Complete bitstream (scalar tf.string) -> uint8 image [H, W, C].
 
-  def __init__(self, g_s, entropy_model, channels, fingerprint,
-               stride=STRIDE, magic=bitstream.MAGIC):
+  The one decompressor of every system: checks the header
+  (`bitstream.tf_unpack`), decodes the payload with the system's `decoder`
+  (payload, latent [h, w] -> x_hat [1, H', W', C]), crops and rounds.
+  """
+
+  def __init__(self, decoder, channels, fingerprint, stride=STRIDE,
+               magic=bitstream.MAGIC):
     super().__init__(name="decompressor")
-    self.g_s = g_s
-    self.entropy_model = entropy_model
+    self.decoder = decoder
     self.channels = channels
     self.fingerprint = fingerprint
     self.stride = stride
@@ -72,20 +110,20 @@ class Decompressor(tf.keras.Model):
   def _decompress(self, data):
     height, width, payload = bitstream.tf_unpack(
         data, self.channels, self.fingerprint, self.magic)
-    latent_shape = (-(-height // self.stride), -(-width // self.stride))
-    y_hat = self.entropy_model.decompress(payload[None], latent_shape)
-    x_hat = self.g_s(y_hat)[0, :height, :width]
+    latent_shape = (latent_side(height, self.stride),
+                    latent_side(width, self.stride))
+    x_hat = self.decoder(payload, latent_shape)[0, :height, :width]
     return tf.saturate_cast(tf.round(x_hat), tf.uint8)
 
 
-def make_codec(loaded):
+def make_codec(loaded, magic=bitstream.MAGIC):
   """(Compressor, Decompressor) for a `model_file.LoadedModel`."""
   model = loaded.model
   entropy_model = shared_entropy_model(loaded.tables, model.num_filters)
-  return (
-      Compressor(model.g_a, entropy_model, model.channels, loaded.fingerprint),
-      Decompressor(model.g_s, entropy_model, model.channels,
-                   loaded.fingerprint))
+  return (Compressor(LatentEncoder(model.g_a, entropy_model), model.channels,
+                     loaded.fingerprint, magic=magic),
+          Decompressor(LatentDecoder(model.g_s, entropy_model),
+                       model.channels, loaded.fingerprint, magic=magic))
 
 
 def pad_to_stride(x, stride=STRIDE):
@@ -94,8 +132,9 @@ def pad_to_stride(x, stride=STRIDE):
   Replicating edges costs fewer bits than zeros; the decoder crops back.
   """
   height, width = tf.shape(x)[0], tf.shape(x)[1]
-  rows = tf.minimum(tf.range(-(-height // stride) * stride), height - 1)
-  cols = tf.minimum(tf.range(-(-width // stride) * stride), width - 1)
+  rows = tf.minimum(tf.range(latent_side(height, stride) * stride),
+                    height - 1)
+  cols = tf.minimum(tf.range(latent_side(width, stride) * stride), width - 1)
   return tf.gather(tf.gather(x, rows, axis=0), cols, axis=1)
 
 
@@ -103,14 +142,24 @@ class Codec:
   """A loaded model as a codec: numpy images in, bytes out, and back.
 
   `decompress` checks the header in Python first, so bad input raises a
-  `bitstream.BitstreamError` subclass naming the problem. Subclasses for
-  the related systems set `magic` and `method` and override `make_codec`
-  and `information_content`.
+  `bitstream.BitstreamError` subclass naming the problem. Other systems'
+  codecs set `system` and override `make_codec` and `information_content`.
   """
 
-  magic = bitstream.MAGIC
-  method = "bls2017"
-  description = "Balle et al. 2017"
+  system = SYSTEM
+
+  @property
+  def magic(self):
+    return self.system.magic
+
+  @property
+  def method(self):
+    """The name of the system, as evaluation results call it."""
+    return self.system.name
+
+  @property
+  def description(self):
+    return self.system.description
 
   def __init__(self, loaded):
     self.loaded = loaded
@@ -120,12 +169,8 @@ class Codec:
     self.compressor, self.decompressor = self.make_codec(loaded)
 
   def make_codec(self, loaded):
-    # For information_content: the prior's -log2 mass of the values the
-    # codec actually codes (rounded with the stored offsets).
-    self._estimator = self.model.entropy_model(
-        compression=False,
-        quantization_offset=loaded.tables["quantization_offset"])
-    return make_codec(loaded)
+    """(Compressor, Decompressor) of `loaded`."""
+    return make_codec(loaded, self.magic)
 
   def compress(self, x):
     """uint8 array [H, W, channels] -> bitstream bytes."""
@@ -146,7 +191,12 @@ class Codec:
     codes for values outside the tables); the ratio is the coding overhead.
     """
     y = self.model.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
-    _, bits = self._estimator(y, training=False)
+    # The prior's -log2 mass of the values the codec codes: rounded with
+    # the stored offsets.
+    estimator = self.model.entropy_model(
+        compression=False,
+        quantization_offset=self.loaded.tables["quantization_offset"])
+    _, bits = estimator(y, training=False)
     return float(tf.reduce_sum(bits))
 
   def decompress(self, data):
@@ -165,20 +215,24 @@ class Codec:
       ) from None
 
 
+def open_model_file(path):
+  """The codec of a bls2017 model file (this system's `System.opener`)."""
+  return Codec(model_file.load(path))
+
+
 def load(name_or_path=None):
   """Codec for a model file path or a shipped model name (default model).
 
-  A model file of a related system (`cae_admm`, `content_weighted`) gives
-  that system's codec, so every command and the evaluation take any of
-  them.
+  The model file names its system; that system's registered codec opens it
+  (`bls2017.systems`), so every command and the evaluation take the model
+  file of any system.
   """
   path = zoo.resolve(name_or_path)
-  system = model_file.system_of(path)
-  if system == "bls2017":
-    return Codec(model_file.load(path))
-  if system not in bitstream.SYSTEMS.values():
-    raise model_file.ModelFileError(f"{path}: unknown system {system!r}.")
-  return importlib.import_module(f"{system}.codec").load(path)
+  try:
+    system = systems.by_name(model_file.system_of(path))
+  except systems.UnknownSystemError as e:
+    raise model_file.ModelFileError(f"{path}: {e}") from None
+  return system.open(path)
 
 
 class TargetRateError(ValueError):

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bls2017 import baselines, images, metrics
+from bls2017 import baselines, bitstream, images, metrics
 
 from tqdm import tqdm
 
@@ -269,9 +269,8 @@ def visual_figure(codec, path, baseline_codecs, output):
   from bls2017 import plots  # pylint: disable=import-outside-toplevel
   x = images.read(path, codec.channels)
   data = codec.compress(x)
-  panels = [("original", x), (_label(codec.method, x, data,
-                                      codec.decompress(data)),
-                              codec.decompress(data))]
+  x_hat = codec.decompress(data)
+  panels = [("original", x), (_label(codec.method, x, data, x_hat), x_hat)]
   for baseline in baseline_codecs:
     _, encoded = baselines.match_size(baseline, x, len(data))
     decoded = baselines.decode(encoded, x.shape[-1])
@@ -348,7 +347,7 @@ def relaxed_vs_real(codec, paths, patchsize=128, count=256, seed=0):
 
   For `count` random patches: the relaxed bpp and MSE of the training
   objective (additive uniform noise) against the real ones (rounding, range
-  coding; the payload without the 16-byte header, which does not exist in
+  coding; the payload without the header, which does not exist in
   the relaxed model). Returns (per-patch records, summary).
   """
   rng = np.random.default_rng(seed)
@@ -368,7 +367,8 @@ def relaxed_vs_real(codec, paths, patchsize=128, count=256, seed=0):
     x_hat = codec.decompress(data).astype(np.float64)
     records.append({
         "relaxed_bpp": float(relaxed_bpp),
-        "real_bpp": 8 * (len(data) - 16) / patchsize ** 2,
+        "real_bpp": (8 * (len(data) - bitstream.HEADER_BYTES) /
+                     patchsize ** 2),
         "relaxed_mse": float(relaxed_mse),
         "real_mse": float(np.mean((x_hat - patch) ** 2))})
   summary = {

@@ -1,15 +1,23 @@
-"""A Keras model trained on the rate-distortion Lagrangian R + lambda * D.
+"""A Keras model trained on named loss terms, by default R + lambda * D.
 
-Shared by the image codec and the MNIST tutorial: a subclass's `call(x,
-training)` returns (rate, distortion) as scalars; `fit` minimises
-rate + lmbda * distortion and reports both.
+Shared by every system and the MNIST tutorial. A model names its terms in
+`term_names` (the total, "loss", first) and returns them from
+`loss_terms(x, training)` as {name: scalar}; the shared steps minimise
+"loss" alone and log every term under its name (Keras history, TensorBoard,
+the model file's `final_train_*` figures).
+
+The rate-distortion models only implement `call(x, training)` ->
+(rate, distortion); the default terms are then
+
+    loss = rate + lmbda * distortion,  named "loss", rate_name,
+                                       distortion_name
 """
 
 import tensorflow as tf
 
 
 class LagrangianModel(tf.keras.Model):
-  """Base for models whose `call` returns (rate, distortion)."""
+  """Base for models trained on the named terms of `loss_terms`."""
 
   rate_name = "rate"
   distortion_name = "distortion"
@@ -18,32 +26,42 @@ class LagrangianModel(tf.keras.Model):
     super().__init__(**kwargs)
     self.lmbda = float(lmbda)
 
+  @property
+  def term_names(self):
+    """The names `loss_terms` returns, "loss" (the total) first."""
+    return ("loss", self.rate_name, self.distortion_name)
+
+  def loss_terms(self, x, training=False):
+    """{name: scalar} for a batch x; "loss" is what training minimises."""
+    rate, distortion = self(x, training=training)
+    return {"loss": rate + self.lmbda * distortion, self.rate_name: rate,
+            self.distortion_name: distortion}
+
   def compile(self, **kwargs):
     super().compile(loss=None, metrics=None, loss_weights=None,
                     weighted_metrics=None, **kwargs)
-    self.trackers = [tf.keras.metrics.Mean(name=name) for name in
-                     ("loss", self.rate_name, self.distortion_name)]
+    self.trackers = {name: tf.keras.metrics.Mean(name=name)
+                     for name in self.term_names}
 
   @property
   def metrics(self):
-    return getattr(self, "trackers", [])
+    return list(getattr(self, "trackers", {}).values())
 
   def train_step(self, x):
     with tf.GradientTape() as tape:
-      rate, distortion = self(x, training=True)
-      loss = rate + self.lmbda * distortion
+      terms = self.loss_terms(x, training=True)
       # Replicas' gradients are summed; scale so that they average instead.
       replicas = tf.distribute.get_strategy().num_replicas_in_sync
-      scaled_loss = loss / tf.cast(replicas, loss.dtype)
+      scaled_loss = terms["loss"] / tf.cast(replicas, terms["loss"].dtype)
     grads = tape.gradient(scaled_loss, self.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-    return self._track(loss, rate, distortion)
+    return self.track(terms)
 
   def test_step(self, x):
-    rate, distortion = self(x, training=False)
-    return self._track(rate + self.lmbda * distortion, rate, distortion)
+    return self.track(self.loss_terms(x, training=False))
 
-  def _track(self, *values):
-    for tracker, value in zip(self.trackers, values):
-      tracker.update_state(value)
-    return {t.name: t.result() for t in self.trackers}
+  def track(self, terms):
+    """Adds a batch's terms to the running means; returns the means."""
+    for name, tracker in self.trackers.items():
+      tracker.update_state(terms[name])
+    return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -1,8 +1,11 @@
-"""Training: Keras fit on R + lambda * D with checkpoints that survive kills."""
+"""Training: Keras fit on R + lambda * D with checkpoints that survive kills.
+
+Every system's `train` command fills in a `train_config.KerasTrainConfig`
+(bls2017's: `BLS2017Config`) and calls these functions with it.
+"""
 
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -22,12 +25,17 @@ def learning_rate(peak, schedule, total_steps):
   raise ValueError(f"Unknown learning-rate schedule {schedule!r}.")
 
 
-def build_dataset(args, seed=None):
-  if args.train_glob:
-    arrays = data.load_images(args.train_glob, args.channels, args.patchsize)
-    return data.patch_dataset(arrays, args.patchsize, args.batchsize, seed)
-  return data.tfds_dataset(args.tfds_dataset_name, "train", args.patchsize,
-                           args.batchsize, args.channels)
+def build_dataset(config, seed=None):
+  """Batches of random patches of config.train_glob's images (decoded once),
+  or of the TFDS dataset config.tfds_dataset_name."""
+  if config.train_glob:
+    arrays = data.load_images(config.train_glob, config.channels,
+                              config.patchsize)
+    return data.patch_dataset(arrays, config.patchsize, config.batchsize,
+                              seed)
+  return data.tfds_dataset(config.tfds_dataset_name, "train",
+                           config.patchsize, config.batchsize,
+                           config.channels)
 
 
 STRATEGIES = train_config.STRATEGIES
@@ -103,58 +111,71 @@ def _finite(logs):
   return math.isfinite(float((logs or {}).get("loss", 0.0)))
 
 
-def train(args):
-  """Trains per `args` (see the CLI's train flags); writes args.model_path."""
-  if args.seed is not None:
-    tf.keras.utils.set_random_seed(args.seed)
-  dataset = build_dataset(args, args.seed)
-  source = model_file.load(args.warm_start) if args.warm_start else None
-  strategy = distribution_strategy(args.strategy)
+def train(config):
+  """Trains one bls2017 model per `config` (a `train_config.BLS2017Config`);
+  writes config.model_path and returns the model."""
+  if config.seed is not None:
+    tf.keras.utils.set_random_seed(config.seed)
+  dataset = build_dataset(config, config.seed)
+  source = model_file.load(config.warm_start) if config.warm_start else None
+  strategy = distribution_strategy(config.strategy)
   with strategy.scope():
-    model = BLS2017Model(args.lmbda, args.num_filters, args.channels)
+    model = BLS2017Model(config.lmbda, config.num_filters, config.channels)
     if source:
       warm_start(model, source.model)
-    compile_adam(model, args)
+    compile_adam(model, config)
   metadata = {"replicas": strategy.num_replicas_in_sync}
   if source:
     earlier = source.metadata.get("total_steps", source.metadata.get("steps"))
     metadata["warm_start"] = {
-        "model": os.path.basename(args.warm_start),
+        "model": os.path.basename(config.warm_start),
         "fingerprint": source.fingerprint.hex(), "steps": earlier}
-  return fit_and_save(model, args, dataset, "bls2017", metadata,
+  return fit_and_save(model, config, dataset, metadata,
                       earlier_steps=earlier if source else 0)
 
 
-def compile_adam(model, args):
+def train_fitting_tables(config, make_model, fitted_tables):
+  """Trains make_model() per `config`, then fits its range-coding tables:
+  fitted_tables(model, batches) on 16 batches of training patches. The
+  related systems' trainers, whose tables are fitted after training."""
+  if config.seed is not None:
+    tf.keras.utils.set_random_seed(config.seed)
+  model = make_model()
+  compile_adam(model, config)
+  dataset = build_dataset(config, config.seed)
+  return fit_and_save(model, config, dataset, make_tables=lambda m: (
+      fitted_tables(m, dataset.take(16))))
+
+
+def compile_adam(model, config):
   model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate(
-      args.learning_rate, args.lr_schedule,
-      args.epochs * args.steps_per_epoch)))
+      config.learning_rate, config.lr_schedule, config.total_steps)))
 
 
-def fit_and_save(model, args, dataset, program, metadata=None,
-                 make_tables=None, earlier_steps=0):
+def fit_and_save(model, config, dataset, metadata=None, make_tables=None,
+                 earlier_steps=0):
   """Fits a compiled model with resumable checkpoints; writes its file.
 
-  Shared by every system: checkpoints in --train_dir resume a killed run, a
-  NaN loss stops with the last good checkpoint kept, and the model file
-  records the command, steps and final training figures.
+  Shared by every system: checkpoints in config.train_dir resume a killed
+  run, a NaN loss stops with the last good checkpoint kept, and the model
+  file records config.command, the steps and the final training figures.
   make_tables(model): the system's range-coding tables (model_file.save).
   """
-  train_dir = args.train_dir or args.model_path + ".train"
+  train_dir = config.train_dir
   callbacks = [
       tf.keras.callbacks.TerminateOnNaN(),
       # Checkpoints model, optimizer and step; a restart resumes from here.
       FiniteBackupAndRestore(
           os.path.join(train_dir, "backup"),
-          save_freq=args.checkpoint_every, delete_checkpoint=False),
+          save_freq=config.checkpoint_every, delete_checkpoint=False),
       tf.keras.callbacks.TensorBoard(
           os.path.join(train_dir, "logs"), update_freq=100),
   ]
   start = time.time()
   history = model.fit(
-      dataset, epochs=args.epochs,
-      steps_per_epoch=args.steps_per_epoch, callbacks=callbacks,
-      verbose=args.verbose)
+      dataset, epochs=config.epochs,
+      steps_per_epoch=config.steps_per_epoch, callbacks=callbacks,
+      verbose=config.verbose)
   losses = history.history.get("loss", [])
   if losses and not math.isfinite(losses[-1]):
     raise FloatingPointError(
@@ -162,12 +183,12 @@ def fit_and_save(model, args, dataset, program, metadata=None,
         f"checkpoint is in {train_dir}/backup; lower --learning_rate.")
   steps = int(model.optimizer.iterations.numpy())
   metadata = dict(
-      metadata or {}, command=" ".join([program] + sys.argv[1:]),
+      metadata or {}, command=config.command,
       steps=steps, seconds_this_run=round(time.time() - start, 1),
       **{f"final_train_{k}": float(v[-1])
          for k, v in history.history.items() if v})
   if earlier_steps:
     metadata["total_steps"] = steps + earlier_steps
-  model_file.save(model, args.model_path, metadata=metadata,
+  model_file.save(model, config.model_path, metadata=metadata,
                   make_tables=make_tables)
   return model

@@ -1,7 +1,76 @@
-"""Choices that configure a `bls2017 train` run, importable without
-TensorFlow: the command's `--help` is built from them before TensorFlow
-loads."""
+"""Training configurations: dataclasses that the commands fill in from their
+flags and the trainers take. Plain Python, importable without TensorFlow
+(a command's `--help` is built before TensorFlow loads) or JAX.
+
+    TrainConfig            data, schedule, seed: every trainer
+    +-- KerasTrainConfig   model file, checkpoints, tf.distribute strategy:
+    |   |                  the Keras `train` command of every system
+    |   +-- BLS2017Config  lambda, filters, warm start (`bls2017 train`)
+    +-- LadderConfig       the JAX ladder trainer (`bls2017.jax_twin.train`)
+
+A field's name is its flag's name in every command that has the flag.
+"""
+
+import dataclasses
+from typing import Optional
+
+from bls2017.architecture import default_filters
 
 # tf.distribute strategies `bls2017.train.distribution_strategy` builds.
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("constant", "cosine")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Data, schedule and seed: what every trainer of the project takes."""
+  train_glob: Optional[str] = None  # None: the TFDS dataset below.
+  tfds_dataset_name: str = "clic"
+  channels: int = 3
+  patchsize: int = 256
+  batchsize: int = 8
+  epochs: int = 1000
+  steps_per_epoch: int = 1000
+  learning_rate: float = 1e-4
+  lr_schedule: str = "constant"  # One of LR_SCHEDULES.
+  seed: Optional[int] = None
+  train_dir: Optional[str] = None  # Checkpoints and logs.
+  verbose: int = 1  # 0: quiet; 1: progress bar (2: Keras' line per epoch).
+  command: str = ""  # The command line, recorded with the trained model.
+
+  @property
+  def total_steps(self):
+    return self.epochs * self.steps_per_epoch
+
+  @classmethod
+  def from_flags(cls, flags, **overrides):
+    """The config of parsed flags (argparse Namespace or absl FLAGS): each
+    field takes the flag of its name where the command has one."""
+    values = {f.name: getattr(flags, f.name)
+              for f in dataclasses.fields(cls) if hasattr(flags, f.name)}
+    return cls(**dict(values, **overrides))
+
+
+@dataclasses.dataclass
+class KerasTrainConfig(TrainConfig):
+  """A Keras `train` run of any system: writes `model_path`, keeps
+  resumable checkpoints in `train_dir` (default MODEL_PATH.train)."""
+  model_path: str = "model.npz"
+  checkpoint_every: int = 500  # Steps between checkpoints.
+  strategy: str = "one_device"  # One of STRATEGIES.
+
+  def __post_init__(self):
+    self.train_dir = self.train_dir or self.model_path + ".train"
+
+
+@dataclasses.dataclass
+class BLS2017Config(KerasTrainConfig):
+  """`bls2017 train`: one model of the paper at `lmbda`."""
+  lmbda: float = 0.01
+  num_filters: Optional[int] = None  # None: default_filters(channels).
+  warm_start: Optional[str] = None  # A model file to start from.
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.num_filters is None:
+      self.num_filters = default_filters(self.channels)

@@ -3,3 +3,9 @@
 H. Zhao, P. Liao: "CAE-ADMM: Implicit Bitrate Optimization via ADMM-based
 Pruning in Compressive Autoencoders", 2019. https://arxiv.org/abs/1901.07196
 """
+
+from bls2017 import systems
+
+SYSTEM = systems.register(systems.System(
+    name="cae_admm", magic=b"CA", description="Zhao and Liao 2019 (ADMM "
+    "pruning)", opener="cae_admm.codec:load"))

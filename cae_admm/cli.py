@@ -14,10 +14,9 @@ from bls2017 import cli as bls2017_cli
 from bls2017 import lazy
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
-training = lazy.module("bls2017.train")
 ablation = lazy.module("cae_admm.ablation")
 codec = lazy.module("cae_admm.codec")
-model_lib = lazy.module("cae_admm.model")
+trainer = lazy.module("cae_admm.train")
 
 
 def _add_train_parser(subparsers):
@@ -60,29 +59,11 @@ def _add_train_parser(subparsers):
       lambda name: codec.load(name), lambda *args: ablation.run(*args))
 
 
-def train(args):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  if args.seed is not None:
-    tf.keras.utils.set_random_seed(args.seed)
-  latent_side = args.patchsize // model_lib.STRIDE
-  model = model_lib.CAEADMMModel(
-      args.num_filters, args.latent_channels, args.channels,
-      args.keep_fraction, args.rho, args.ms_ssim_weight, args.pruning,
-      args.admm_every_epochs * args.steps_per_epoch,
-      retrain_from=round((1 - args.retrain_fraction) * args.epochs *
-                         args.steps_per_epoch),
-      admm_shape=(args.batchsize, latent_side, latent_side,
-                  args.latent_channels))
-  training.compile_adam(model, args)
-  dataset = training.build_dataset(args, args.seed)
-  return training.fit_and_save(
-      model, args, dataset, "cae_admm",
-      make_tables=lambda m: codec.fitted_tables(m, dataset.take(16)))
-
-
 def _train(args):
-  train(args)
-  print(f"Wrote {args.model_path}")
+  config = trainer.Config.from_flags(
+      args, command=bls2017_cli.command_line("cae_admm"))
+  trainer.train(config)
+  print(f"Wrote {config.model_path}")
 
 
 parse_args = bls2017_cli.command_parser(__doc__, _add_train_parser,

@@ -14,9 +14,10 @@ import tensorflow as tf
 
 from bls2017 import codec as bls2017_codec
 from bls2017 import empirical_prior, model_file
+from cae_admm import SYSTEM
 from cae_admm.model import STRIDE, CAEADMMModel
 
-MAGIC = b"CA"
+MAGIC = SYSTEM.magic
 
 
 class QuantizedEncoder(tf.keras.layers.Layer):
@@ -41,24 +42,25 @@ def fitted_tables(model, patches):
 class Codec(bls2017_codec.Codec):
   """A loaded CAE-ADMM model file as a codec (see bls2017.codec.Codec)."""
 
-  magic = MAGIC
-  method = "cae_admm"
+  system = SYSTEM
 
   def make_codec(self, loaded):
     model = loaded.model
     entropy_model = empirical_prior.entropy_model(
         loaded.tables, model.latent_channels, coding_rank=3)
     return (
-        bls2017_codec.Compressor(QuantizedEncoder(model), entropy_model,
-                                 model.channels, loaded.fingerprint, STRIDE,
-                                 MAGIC),
-        bls2017_codec.Decompressor(model.g_s, entropy_model, model.channels,
-                                   loaded.fingerprint, STRIDE, MAGIC))
+        bls2017_codec.Compressor(
+            bls2017_codec.LatentEncoder(QuantizedEncoder(model),
+                                        entropy_model),
+            model.channels, loaded.fingerprint, STRIDE, MAGIC),
+        bls2017_codec.Decompressor(
+            bls2017_codec.LatentDecoder(model.g_s, entropy_model),
+            model.channels, loaded.fingerprint, STRIDE, MAGIC))
 
   def latents(self, x):
     """z_hat of a uint8 image [H, W, C], as the compressor codes it."""
     x = bls2017_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)
-    return self.compressor.g_a(x[None]).numpy()
+    return self.compressor.encoder.g_a(x[None]).numpy()
 
   def information_content(self, x):
     """-log2 of the fitted tables' probability of z_hat."""

@@ -14,7 +14,7 @@ after training (see `codec`).
 import tensorflow as tf
 
 from bls2017.lagrangian import LagrangianModel
-from cae_admm import admm
+from cae_admm import SYSTEM, admm
 
 # Total downsampling factor of the encoder (2 * 2 * 2).
 STRIDE = 8
@@ -99,9 +99,10 @@ class CAEADMMModel(LagrangianModel):
   only and is not part of the model file.
   """
 
-  system = "cae_admm"
-  rate_name = "admm_penalty"
-  distortion_name = "distortion"
+  system = SYSTEM.name
+  # The ADMM penalty is a training term only; evaluation reports it as 0.
+  term_names = ("loss", "admm_penalty", "distortion", "mse",
+                "nonzero_fraction")
 
   def __init__(self, num_filters=64, latent_channels=32, channels=3,
                keep_fraction=0.1, rho=50.0, ms_ssim_weight=0.0, pruning=True,
@@ -136,11 +137,6 @@ class CAEADMMModel(LagrangianModel):
   def coding_variables(self):
     return self.g_a.weights + self.g_s.weights
 
-  def compile(self, **kwargs):
-    super().compile(**kwargs)
-    self.trackers += [tf.keras.metrics.Mean(name="mse"),
-                      tf.keras.metrics.Mean(name="nonzero")]
-
   def quantize(self, z):
     """z_hat: rounded latents, pruned to the kept fraction if pruning."""
     z_hat = tf.round(z)
@@ -166,6 +162,16 @@ class CAEADMMModel(LagrangianModel):
     z_hat = self.quantize(self.g_a(x))
     distortion, _ = self.distortion(x, self.g_s(z_hat))
     return _nonzero(z_hat), distortion
+
+  def loss_terms(self, x, training=False):
+    """The terms of the codec as it codes: pruned, rounded latents."""
+    del training  # Evaluation only; training has its own step.
+    x = tf.cast(x, self.compute_dtype)
+    z_hat = self.quantize(self.g_a(x))
+    distortion, mse = self.distortion(x, self.g_s(z_hat))
+    return {"loss": distortion, "admm_penalty": tf.zeros(()),
+            "distortion": distortion, "mse": mse,
+            "nonzero_fraction": _nonzero(z_hat)}
 
   def train_step(self, x):
     x = tf.cast(x, self.compute_dtype)
@@ -200,8 +206,9 @@ class CAEADMMModel(LagrangianModel):
               lambda: self.dual.assign(admm.dual_update(
                   self.dual, z_tilde, z_projected)),
               lambda: self.dual)
-    return self._track(loss, penalty, distortion, mse,
-                       _nonzero(decoder_input))
+    return self.track({"loss": loss, "admm_penalty": penalty,
+                       "distortion": distortion, "mse": mse,
+                       "nonzero_fraction": _nonzero(decoder_input)})
 
 
 def _nonzero(z):

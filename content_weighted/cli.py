@@ -15,10 +15,9 @@ from bls2017 import lazy
 from content_weighted import MASK_GRADIENTS
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
-training = lazy.module("bls2017.train")
 ablation = lazy.module("content_weighted.ablation")
 codec = lazy.module("content_weighted.codec")
-model_lib = lazy.module("content_weighted.model")
+trainer = lazy.module("content_weighted.train")
 
 
 def _add_train_parser(subparsers):
@@ -60,24 +59,11 @@ def _add_train_parser(subparsers):
       lambda name: codec.load(name), lambda *args: ablation.run(*args))
 
 
-def train(args):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  if args.seed is not None:
-    tf.keras.utils.set_random_seed(args.seed)
-  model = model_lib.ContentWeightedModel(
-      args.lmbda, args.num_filters, args.code_channels, args.groups,
-      args.num_levels, args.channels, args.importance_map,
-      args.mask_gradient)
-  training.compile_adam(model, args)
-  dataset = training.build_dataset(args, args.seed)
-  return training.fit_and_save(
-      model, args, dataset, "content_weighted",
-      make_tables=lambda m: codec.fitted_tables(m, dataset.take(16)))
-
-
 def _train(args):
-  train(args)
-  print(f"Wrote {args.model_path}")
+  config = trainer.Config.from_flags(
+      args, command=bls2017_cli.command_line("content_weighted"))
+  trainer.train(config)
+  print(f"Wrote {config.model_path}")
 
 
 parse_args = bls2017_cli.command_parser(__doc__, _add_train_parser,

@@ -18,14 +18,13 @@ strings, then the plane strings (all big-endian).
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_compression.python.ops import gen_ops
 
 from bls2017 import bitstream, empirical_prior, images, model_file
 from bls2017 import codec as bls2017_codec
-from content_weighted import context
+from content_weighted import SYSTEM, context
 from content_weighted.model import STRIDE, ContentWeightedModel
 
-MAGIC = b"CW"
+MAGIC = SYSTEM.magic
 MAX_PLANE_BYTES = 65535
 
 
@@ -76,9 +75,8 @@ class _PlaneCoder(tf.Module):
 
     def body(t, decoded, strings):
       where, cdf = self.plane(decoded, mask, planes, t)
-      symbols = tf.cast(tf.gather_nd(codes, where), tf.int16)
-      strings = strings.write(t, gen_ops.range_encode(
-          symbols, cdf, precision=context.PRECISION))
+      strings = strings.write(
+          t, context.range_encode(tf.gather_nd(codes, where), cdf))
       decoded = tf.tensor_scatter_nd_update(
           decoded, where, tf.gather_nd(codes, where))
       return t + 1, decoded, strings
@@ -94,10 +92,8 @@ class _PlaneCoder(tf.Module):
 
     def body(t, decoded):
       where, cdf = self.plane(decoded, mask, planes, t)
-      symbols = gen_ops.range_decode(
-          strings[t], tf.shape(where)[:1], cdf, precision=context.PRECISION)
       return t + 1, tf.tensor_scatter_nd_update(
-          decoded, where, tf.cast(symbols, tf.int32))
+          decoded, where, context.range_decode(strings[t], cdf))
 
     _, decoded = tf.while_loop(lambda t, _: t < count, body,
                                (0, tf.zeros(tf.shape(mask), tf.int32)))
@@ -124,24 +120,17 @@ def _read_uint(data, offset, width, count=1):
       tf.bitwise.left_shift(raw, tf.range(width - 1, -1, -1) * 8), -1)
 
 
-class Compressor(tf.keras.Model):
-  """uint8 image [H, W, C] -> complete bitstream (scalar tf.string)."""
+class CodesEncoder(tf.Module):
+  """Padded x [1, H, W, C] float32 -> payload: the importance map under
+  its factorized tables, then the kept codes plane by plane."""
 
-  def __init__(self, model, map_model, fingerprint):
-    super().__init__(name="compressor")
+  def __init__(self, model, map_model):
+    super().__init__(name="codes_encoder")
     self.model = model
     self.map_model = map_model
     self.coder = _PlaneCoder(model)
-    self.fingerprint = fingerprint
-    self.compress = tf.function(self._compress, input_signature=[
-        tf.TensorSpec((None, None, model.channels), tf.uint8, name="image")])
 
-  def call(self, x):
-    return self.compress(x)
-
-  def _compress(self, x):
-    height, width = tf.shape(x)[0], tf.shape(x)[1]
-    x = bls2017_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)[None]
+  def __call__(self, x):
     e, p = self.model.analyse(x)
     k = self.model.importance_levels(p)[0]
     codes = self.model.quantizer.indices(e)[0]
@@ -150,31 +139,22 @@ class Compressor(tf.keras.Model):
     lengths = tf.strings.length(planes)
     tf.debugging.Assert(tf.reduce_all(lengths <= MAX_PLANE_BYTES),
                         ["a plane exceeds 65535 bytes"])
-    payload = (_uint(tf.strings.length(map_string)[None], 4) + map_string +
-               _uint(lengths, 2) + tf.strings.reduce_join(planes))
-    return bitstream.tf_pack(self.model.channels, self.fingerprint, height,
-                             width, payload, MAGIC)
+    return (_uint(tf.strings.length(map_string)[None], 4) + map_string +
+            _uint(lengths, 2) + tf.strings.reduce_join(planes))
 
 
-class Decompressor(tf.keras.Model):
-  """Complete bitstream (scalar tf.string) -> uint8 image [H, W, C]."""
+class CodesDecoder(tf.Module):
+  """Payload, code grid [h, w] -> x_hat [1, H, W, C]: the importance map,
+  then plane by plane the codes, then g_s."""
 
-  def __init__(self, model, map_model, fingerprint):
-    super().__init__(name="decompressor")
+  def __init__(self, model, map_model):
+    super().__init__(name="codes_decoder")
     self.model = model
     self.map_model = map_model
     self.coder = _PlaneCoder(model)
-    self.fingerprint = fingerprint
-    self.decompress = tf.function(self._decompress, input_signature=[
-        tf.TensorSpec((), tf.string, name="bitstream")])
 
-  def call(self, data):
-    return self.decompress(data)
-
-  def _decompress(self, data):
-    height, width, payload = bitstream.tf_unpack(
-        data, self.model.channels, self.fingerprint, MAGIC)
-    h, w = -(-height // STRIDE), -(-width // STRIDE)
+  def __call__(self, payload, latent_shape):
+    h, w = latent_shape
     count = h + w + self.model.code_channels - 2
     map_bytes = _read_uint(payload, 0, 4)[0]
     map_string = tf.strings.substr(payload, 4, map_bytes)
@@ -186,24 +166,26 @@ class Decompressor(tf.keras.Model):
     planes = tf.strings.substr(tf.fill([count], payload), starts, lengths)
     k = tf.cast(self.map_model.decompress(map_string, (h, w)), tf.int32)
     codes = self.coder.decode(planes, self.model.mask(k))
-    x_hat = self.model.synthesize(codes[None], k[None])[0, :height, :width]
-    return tf.saturate_cast(tf.round(x_hat), tf.uint8)
+    return self.model.synthesize(codes[None], k[None])
 
 
 class Codec(bls2017_codec.Codec):
   """A loaded content-weighted model file as a codec."""
 
-  magic = MAGIC
-  method = "content_weighted"
-  description = "Li et al. 2018 (importance map + context model)"
+  system = SYSTEM
 
   def make_codec(self, loaded):
     model = loaded.model
     # coding_rank 3 on k [h, w, 1]: one string for the whole map.
     map_model = empirical_prior.entropy_model(
         _map_tables(loaded.tables), 1, coding_rank=3)
-    return (Compressor(model, map_model, loaded.fingerprint),
-            Decompressor(model, map_model, loaded.fingerprint))
+    return (
+        bls2017_codec.Compressor(CodesEncoder(model, map_model),
+                                 model.channels, loaded.fingerprint, STRIDE,
+                                 MAGIC),
+        bls2017_codec.Decompressor(CodesDecoder(model, map_model),
+                                   model.channels, loaded.fingerprint, STRIDE,
+                                   MAGIC))
 
   def compress(self, x):
     if x.ndim == 3 and x.shape[0] * x.shape[1] > images.MAX_PIXELS // 16:
@@ -226,10 +208,11 @@ class Codec(bls2017_codec.Codec):
     the ablation's real file, less header and framing."""
     codes, k, mask = self.codes(x)
     where = tf.where(mask > 0)
-    symbols = tf.cast(tf.gather_nd(codes, where), tf.int16)
+    symbols = tf.cast(tf.gather_nd(codes, where), tf.int32)
     cdf = tf.gather(self._factorized_cdfs(), where[:, 2])
-    string = gen_ops.range_encode(symbols, cdf, precision=context.PRECISION)
-    map_string = self.compressor.map_model.compress(tf.cast(k, tf.float32))
+    string = context.range_encode(symbols, cdf)
+    map_model = self.compressor.encoder.map_model
+    map_string = map_model.compress(tf.cast(k, tf.float32))
     return symbols, map_string.numpy(), string.numpy()
 
   def _factorized_cdfs(self):

@@ -14,6 +14,9 @@ same model one code at a time.
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_compression as tfc
+
+from bls2017.empirical_prior import PRECISION
 
 
 def kernel_mask(size, include_plane):
@@ -88,9 +91,6 @@ def plane_index(height, width, channels):
   return i + j + c
 
 
-PRECISION = 16
-
-
 def quantized_cdf(logits):
   """Integer CDFs [..., Q + 1] for the range coder from logits [..., Q].
 
@@ -109,3 +109,26 @@ def quantized_cdf(logits):
                                    dtype=tf.int32)
   zero = tf.zeros_like(counts[..., :1])
   return tf.concat([zero, tf.cumsum(counts, axis=-1)], -1)
+
+
+def _lookup(cdf):
+  # TFC's range coder takes each CDF row preceded by its precision.
+  return tf.concat([tf.fill([tf.shape(cdf)[0], 1], PRECISION), cdf], -1)
+
+
+def range_encode(symbols, cdf):
+  """One string coding int32 `symbols` [n], symbol i under CDF row i of
+  `cdf` [n, Q + 1] (from `quantized_cdf`)."""
+  handle = tfc.create_range_encoder([], _lookup(cdf))
+  handle = tfc.entropy_encode_index(
+      handle, tf.range(tf.shape(cdf)[0]), symbols)
+  return tfc.entropy_encode_finalize(handle)
+
+
+def range_decode(string, cdf):
+  """The int32 symbols [n] that `range_encode` coded under `cdf`."""
+  count = tf.shape(cdf)[0]
+  handle = tfc.create_range_decoder(string, _lookup(cdf))
+  _, symbols = tfc.entropy_decode_index(
+      handle, tf.range(count), count[None], tf.int32)
+  return symbols

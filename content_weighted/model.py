@@ -19,7 +19,7 @@ import tensorflow_compression as tfc
 
 from bls2017.lagrangian import LagrangianModel
 from bls2017.model import signal_conv
-from content_weighted import context, importance
+from content_weighted import SYSTEM, context, importance
 
 # Total downsampling factor of the encoder (2 * 2 * 2).
 STRIDE = 8
@@ -61,9 +61,8 @@ class ContentWeightedModel(LagrangianModel):
   the rate then comes from the context model alone.
   """
 
-  system = "content_weighted"
-  rate_name = "proxy_bpp"
-  distortion_name = "mse"
+  system = SYSTEM.name
+  term_names = ("loss", "proxy_bpp", "mse", "context_bpp")
 
   def __init__(self, lmbda=0.01, num_filters=64, code_channels=32,
                groups=16, num_levels=8, channels=3, importance_map=True,
@@ -111,10 +110,6 @@ class ContentWeightedModel(LagrangianModel):
             self.importance_net.weights + self.quantizer.weights +
             self.g_s.weights + self.context_model.weights)
 
-  def compile(self, **kwargs):
-    super().compile(**kwargs)
-    self.trackers.append(tf.keras.metrics.Mean(name="context_bpp"))
-
   def analyse(self, x):
     """(features e [B, h, w, C] in (0, 1), importance p [B, h, w, 1])."""
     f = self.g_a(x)
@@ -142,7 +137,7 @@ class ContentWeightedModel(LagrangianModel):
     return tf.reduce_sum(nats * mask, [1, 2, 3]) / math.log(2)
 
   def call(self, x, training=False):
-    """(proxy bpp, mse) -- and, in train_step, the context bits."""
+    """(proxy bpp, mse, context bpp) of a batch."""
     x = tf.cast(x, self.compute_dtype)
     e, p = self.analyse(x)
     mask = importance.importance_mask(p, self.groups, self.code_channels,
@@ -156,16 +151,10 @@ class ContentWeightedModel(LagrangianModel):
         codes, tf.stop_gradient(mask))) / num_pixels
     return proxy_bpp, mse, context_bpp
 
-  def train_step(self, x):
-    with tf.GradientTape() as tape:
-      proxy_bpp, mse, context_bpp = self(x, training=True)
-      rate = proxy_bpp if self.importance_map else 0.0
-      loss = rate + self.lmbda * mse + context_bpp
-    grads = tape.gradient(loss, self.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-    return self._track(loss, proxy_bpp, mse, context_bpp)
-
-  def test_step(self, x):
-    proxy_bpp, mse, context_bpp = self(x, training=False)
-    return self._track(proxy_bpp + self.lmbda * mse + context_bpp,
-                       proxy_bpp, mse, context_bpp)
+  def loss_terms(self, x, training=False):
+    """proxy bpp (the rate term, with the importance map), lambda * MSE
+    and the context model's bits, which train the context model only."""
+    proxy_bpp, mse, context_bpp = self(x, training=training)
+    rate = proxy_bpp if self.importance_map else 0.0
+    return {"loss": rate + self.lmbda * mse + context_bpp,
+            "proxy_bpp": proxy_bpp, "mse": mse, "context_bpp": context_bpp}

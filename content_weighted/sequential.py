@@ -27,6 +27,7 @@ import constriction
 import numpy as np
 import tensorflow as tf
 
+from bls2017.architecture import latent_side
 from content_weighted import context
 from content_weighted.model import STRIDE
 
@@ -146,7 +147,8 @@ def compress(codec, x):
   a `content_weighted.codec.Codec`: the file's payload without its framing.
   """
   codes, k, mask = codec.codes(x)
-  map_string = codec.compressor.map_model.compress(tf.cast(k, tf.float32))
+  map_model = codec.compressor.encoder.map_model
+  map_string = map_model.compress(tf.cast(k, tf.float32))
   coder = SequentialCoder(codec.model.context_model, mask.numpy())
   return map_string.numpy(), coder.encode(codes.numpy())
 
@@ -154,9 +156,9 @@ def compress(codec, x):
 def decompress(codec, map_string, data, height, width):
   """(codes [h, w, C], uint8 image [height, width, channels]) from
   `compress`'s output."""
-  h, w = -(-height // STRIDE), -(-width // STRIDE)
-  k = tf.cast(codec.compressor.map_model.decompress(map_string, (h, w)),
-              tf.int32)
+  h, w = latent_side(height, STRIDE), latent_side(width, STRIDE)
+  map_model = codec.compressor.encoder.map_model
+  k = tf.cast(map_model.decompress(map_string, (h, w)), tf.int32)
   mask = codec.model.mask(k)
   codes = SequentialCoder(codec.model.context_model, mask.numpy()).decode(data)
   x_hat = codec.model.synthesize(codes[None], k[None])[0, :height, :width]

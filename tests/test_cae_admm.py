@@ -147,3 +147,16 @@ def test_ablation_reports_zero_fraction(cae_path, tmp_path):
   assert results["pruned"]["zero_fraction"] >= 0.75
   assert results["unpruned"]["pruning"] is False
   assert (tmp_path / "a.json").exists()
+
+
+def test_evaluation_logs_each_term_by_its_name():
+  model = CAEADMMModel(num_filters=8, latent_channels=4, keep_fraction=0.25)
+  model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
+  logs = model.test_step(tf.constant(synthetic_image(32, 32)[None]))
+  logs = {name: float(value) for name, value in logs.items()}
+  assert set(logs) == set(model.term_names)
+  # Coding has no ADMM penalty: the loss is the distortion alone.
+  assert logs["admm_penalty"] == 0
+  assert logs["loss"] == pytest.approx(logs["distortion"])
+  assert logs["distortion"] == pytest.approx(logs["mse"])  # No MS-SSIM.
+  assert 0 <= logs["nonzero_fraction"] <= 0.25

@@ -13,9 +13,9 @@ def rgb_codec(rgb_model_path):
 
 
 def test_compressor_and_decompressor_share_one_entropy_model(rgb_codec):
-  assert rgb_codec.compressor.entropy_model is (
-      rgb_codec.decompressor.entropy_model)
-  assert rgb_codec.compressor.entropy_model.compression
+  assert rgb_codec.compressor.encoder.entropy_model is (
+      rgb_codec.decompressor.decoder.entropy_model)
+  assert rgb_codec.compressor.encoder.entropy_model.compression
 
 
 @pytest.mark.parametrize("height,width", [(16, 16), (15, 17), (1, 1),

@@ -247,12 +247,26 @@ def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
 
 
 def test_factorized_ablation_string_decodes(cw_path):
-  from tensorflow_compression.python.ops import gen_ops
   codec = cw_codec.load(cw_path)
   x = synthetic_image(40, 32)
   symbols, _, string = codec.factorized_strings(x)
   _, _, mask = codec.codes(x)
   channels = tf.where(mask > 0)[:, 2]
   cdf = tf.gather(codec._factorized_cdfs(), channels)  # pylint: disable=protected-access
-  decoded = gen_ops.range_decode(string, tf.shape(symbols), cdf, precision=16)
+  decoded = context.range_decode(string, cdf)
   np.testing.assert_array_equal(decoded, symbols)
+
+
+@pytest.mark.parametrize("importance_map", [True, False])
+def test_loss_is_the_sum_of_its_named_terms(importance_map):
+  model = ContentWeightedModel(lmbda=0.01, num_filters=8, code_channels=4,
+                               groups=2, num_levels=4,
+                               importance_map=importance_map)
+  terms = {name: float(value) for name, value in
+           model.loss_terms(synthetic_image(32, 32)[None]).items()}
+  assert set(terms) == set(model.term_names)
+  # Without the map every code is kept: the proxy rate is constant and is
+  # not part of the loss.
+  rate = terms["proxy_bpp"] if importance_map else 0.0
+  assert terms["loss"] == pytest.approx(
+      rate + 0.01 * terms["mse"] + terms["context_bpp"], rel=1e-5)

@@ -79,21 +79,8 @@ def config_from_flags(argv):
     lambdas = [float(l) for l in _FLAGS["lambda"].value]
   except ValueError as e:
     raise train.ConfigError(f"--lambda: {e}") from None
-  return train.LadderConfig(
-      train_glob=_FLAGS.train_glob, lambdas=lambdas,
-      model_dir=_FLAGS.model_dir, model_prefix=_FLAGS.model_prefix,
-      train_dir=_FLAGS.train_dir, num_filters=_FLAGS.num_filters,
-      channels=int(_FLAGS.channels), patchsize=_FLAGS.patchsize,
-      batchsize=_FLAGS.batchsize, epochs=_FLAGS.epochs,
-      steps_per_epoch=_FLAGS.steps_per_epoch,
-      learning_rate=_FLAGS.learning_rate, lr_schedule=_FLAGS.lr_schedule,
-      seed=_FLAGS.seed, warm_start=_FLAGS.warm_start,
-      checkpoint_minutes=_FLAGS.checkpoint_minutes,
-      max_minutes=_FLAGS.max_minutes, max_steps=_FLAGS.max_steps,
-      log_every=_FLAGS.log_every, weights_dtype=_FLAGS.weights_dtype,
-      ladder_form=_FLAGS.ladder_form,
-      compilation_cache=_FLAGS.compilation_cache,
-      verbose=_FLAGS.verbose, commit=_FLAGS.commit,
+  return train.LadderConfig.from_flags(
+      _FLAGS, lambdas=lambdas, channels=int(_FLAGS.channels),
       command="python -m bls2017.jax_twin " + shlex.join(argv[1:]))
 
 

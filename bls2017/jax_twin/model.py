@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bls2017.architecture import (  # pylint: disable=unused-import
-    STRIDE, Architecture)
+    STRIDE, Architecture, latent_side)
 from bls2017.jax_twin import layers, prior
 
 # (layer, kernel size, stride, nonlinearity) of g_a and of g_s.
@@ -131,7 +131,7 @@ def prior_params(params):
 def latent_shape(arch, batch_shape):
   """Shape of y for a batch [B, H, W, C] (H, W multiples of STRIDE)."""
   b, h, w, _ = batch_shape
-  return (b, -(-h // STRIDE), -(-w // STRIDE), arch.num_filters)
+  return (b, latent_side(h), latent_side(w), arch.num_filters)
 
 
 def forward(params, x, noise):

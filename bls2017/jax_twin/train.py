@@ -33,12 +33,12 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from bls2017 import images, patches, stored_weights
+from bls2017 import images, patches, stored_weights, train_config
 from bls2017.architecture import default_filters
 from bls2017.jax_twin import model, params_io
 
 CHECKPOINT = "checkpoint.npz"
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = train_config.LR_SCHEDULES
 LADDER_FORMS = ("unrolled", "vmap")
 # Keras' Adam epsilon, which `bls2017 train` uses (optax's default is 1e-8).
 ADAM_EPSILON = 1e-7
@@ -49,26 +49,18 @@ class ConfigError(ValueError):
 
 
 @dataclasses.dataclass
-class LadderConfig:
+class LadderConfig(train_config.TrainConfig):
   """One ladder run: the models (lambdas, width), data, schedule, budget.
 
-  The flags of `python -m bls2017.jax_twin` fill it in; their names are
-  those of `bls2017 train` wherever the concept is the same.
+  The flags of `python -m bls2017.jax_twin` fill it in; the data and
+  schedule fields are those of every trainer (`train_config.TrainConfig`),
+  named as `bls2017 train` names them. train_glob is required.
   """
-  train_glob: str
-  lambdas: Sequence[float]
-  model_dir: str
+  lambdas: Sequence[float] = ()
+  model_dir: str = "ladder"
   num_filters: Optional[int] = None  # None: default_filters(channels).
-  channels: int = 3
-  patchsize: int = 256
-  batchsize: int = 8
-  epochs: int = 1000
-  steps_per_epoch: int = 1000
-  learning_rate: float = 1e-4
-  lr_schedule: str = "constant"
   seed: int = 0
   warm_start: Sequence[str] = ()
-  train_dir: Optional[str] = None  # None: MODEL_DIR/train.
   model_prefix: str = "lambda-"
   checkpoint_minutes: float = 5.
   max_minutes: float = 0.  # Stop (resumably) after this long; 0: never.
@@ -77,8 +69,6 @@ class LadderConfig:
   weights_dtype: str = "float16"
   ladder_form: str = "unrolled"  # See make_step.
   compilation_cache: Optional[str] = None  # JAX's persistent cache dir.
-  verbose: bool = True
-  command: str = ""  # Recorded in the weights files.
   commit: Optional[str] = None  # None: `git rev-parse HEAD` if available.
 
   def __post_init__(self):
@@ -87,10 +77,6 @@ class LadderConfig:
     if self.num_filters is None:
       self.num_filters = default_filters(self.channels)
     self.train_dir = self.train_dir or os.path.join(self.model_dir, "train")
-
-  @property
-  def total_steps(self):
-    return self.epochs * self.steps_per_epoch
 
   @property
   def architecture(self):
@@ -104,6 +90,8 @@ class LadderConfig:
 
   def validate(self):
     problems = []
+    if not self.train_glob:
+      problems.append("--train_glob is required")
     if not self.lambdas or min(self.lambdas) <= 0:
       problems.append("--lambda needs one or more positive values")
     if len(set(self.lambdas)) != len(self.lambdas):

@@ -1,0 +1,93 @@
+"""The coding systems the commands know, registered by the packages that
+define them, so that the shared machinery never names them.
+
+    model file --config["system"]--> System --open(path)--> its Codec
+    bitstream  --magic bytes 0..1--> System.name   (in error messages)
+
+A system declares itself with a `System` in its package (bls2017's is
+`bls2017.SYSTEM`, CAE-ADMM's `cae_admm.SYSTEM`) and an entry point in the
+installed package's "bls2017.systems" group, e.g. in setup.py:
+
+    entry_points={"bls2017.systems": ["cae_admm = cae_admm:SYSTEM"]}
+
+A fourth system needs only its own package and that line; code that is not
+installed can call `register` instead. Plain Python: the declarations load
+no TensorFlow, so `--help` and error messages stay quick.
+"""
+
+import dataclasses
+import importlib
+from importlib import metadata
+
+ENTRY_POINT_GROUP = "bls2017.systems"
+
+
+class UnknownSystemError(ValueError):
+  """No registered system has the requested name."""
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+  """A coding system.
+
+  name: as recorded in its model files' config (and its curves' method).
+  magic: the 2 bytes its bitstreams start with (`bls2017.bitstream`).
+  description: the method's description in evaluation results.
+  opener: "module:function"; function(path) -> the codec of a model file.
+    Imported on first use: declaring a system loads no TensorFlow.
+  """
+  name: str
+  magic: bytes
+  description: str
+  opener: str
+
+  def __post_init__(self):
+    if len(self.magic) != 2:
+      raise ValueError(f"magic must be 2 bytes, got {self.magic!r}.")
+
+  def open(self, path):
+    """The system's codec for the model file `path`."""
+    module, function = self.opener.split(":")
+    return getattr(importlib.import_module(module), function)(path)
+
+
+_registered = {}
+_discovered = False
+
+
+def register(system):
+  """Adds `system`; a second system with the same name or magic is refused
+  unless it is the same declaration."""
+  for other in _registered.values():
+    if other != system and (other.name == system.name or
+                            other.magic == system.magic):
+      raise ValueError(f"system {system.name!r} ({system.magic!r}) clashes "
+                       f"with {other.name!r} ({other.magic!r}).")
+  _registered[system.name] = system
+  return system
+
+
+def registered():
+  """{name: System}: those registered and those the installed packages
+  declare as entry points (read once)."""
+  global _discovered
+  if not _discovered:
+    _discovered = True
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+      register(entry.load())
+  return dict(_registered)
+
+
+def by_name(name):
+  """The system called `name`; UnknownSystemError names the known ones."""
+  systems = registered()
+  if name not in systems:
+    raise UnknownSystemError(
+        f"unknown system {name!r} (known: {', '.join(sorted(systems))}).")
+  return systems[name]
+
+
+def name_of_magic(magic):
+  """The name of the system whose bitstreams start with `magic`, or None."""
+  return next((s.name for s in registered().values() if s.magic == magic),
+              None)
