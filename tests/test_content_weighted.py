@@ -270,3 +270,20 @@ def test_loss_is_the_sum_of_its_named_terms(importance_map):
   rate = terms["proxy_bpp"] if importance_map else 0.0
   assert terms["loss"] == pytest.approx(
       rate + 0.01 * terms["mse"] + terms["context_bpp"], rel=1e-5)
+
+
+@pytest.mark.parametrize("count,scale", [(0, 1.0), (17, 0.5), (600, 2.0),
+                                         (2000, 5.0)])
+def test_public_range_coder_writes_the_older_ops_bytes(count, scale):
+  # The files were first written with TFC's older range_encode op; the
+  # public ops must give the same bytes, or old files would not decode.
+  from tensorflow_compression.python.ops import gen_ops  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(count)
+  logits = tf.constant(rng.normal(size=(count, 8)) * scale, tf.float32)
+  probs = tf.nn.softmax(logits).numpy().astype(np.float64)
+  symbols = np.array([rng.choice(8, p=p / p.sum()) for p in probs], np.int32)
+  cdf = context.quantized_cdf(logits)
+  string = context.range_encode(tf.constant(symbols), cdf)
+  assert string.numpy() == gen_ops.range_encode(
+      tf.constant(symbols, tf.int16), cdf, precision=16).numpy()
+  np.testing.assert_array_equal(context.range_decode(string, cdf), symbols)
