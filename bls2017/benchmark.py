@@ -10,12 +10,13 @@ measure one large size per run to attribute it, e.g.
     python -m bls2017.benchmark --sizes 7680x4320 --repeats 1 --skip_training
 """
 
-import argparse
 import json
 import resource
 import time
 
 import numpy as np
+from absl import app
+from absl.flags import argparse_flags
 
 from bls2017 import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
@@ -79,16 +80,27 @@ def training_speed(repeats, patchsize=256, batchsize=8, num_filters=128):
           "steps_per_second": 1 / seconds}
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  parser.add_argument("--model", default=None, help="Model file or name.")
-  parser.add_argument("--image", default=None, help="Photo to resize.")
+def parse_args(argv):
+  parser = argparse_flags.ArgumentParser(
+      description=__doc__.split("\n")[0])
+  parser.add_argument("--model", default=None,
+                      help="Model file or shipped name. Default: the "
+                      "default shipped model.")
+  parser.add_argument("--image", default=None,
+                      help="Photo to resize. Default: the sample photo.")
   parser.add_argument("--sizes", default=SIZES,
                       help="Image sizes to encode and decode, WxH,...")
-  parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--skip_training", action="store_true")
-  parser.add_argument("--output", default="benchmark.json")
-  args = parser.parse_args()
+  parser.add_argument("--repeats", type=int, default=5,
+                      help="Timed runs of each measurement (after one "
+                      "warm-up); the median is reported.")
+  parser.add_argument("--skip_training", action="store_true",
+                      help="Leave out the training step.")
+  parser.add_argument("--output", default="benchmark.json",
+                      help="JSON file to write.")
+  return parser.parse_args(argv[1:])
+
+
+def main(args):
   rows = codec_speed(args.model, args.image or images.sample_photo(),
                      args.repeats, parse_sizes(args.sizes))
   if not args.skip_training:
@@ -104,4 +116,4 @@ def main():
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main, flags_parser=parse_args)

@@ -7,6 +7,7 @@ flags and the trainers take. Plain Python, importable without TensorFlow
     |   |                  the Keras `train` command of every system
     |   +-- BLS2017Config  lambda, filters, warm start (`bls2017 train`)
     +-- LadderConfig       the JAX ladder trainer (`bls2017.jax_twin.train`)
+    (mnist_demo.training.Config, the tutorial's, shares only `from_flags`)
 
 A field's name is its flag's name in every command that has the flag.
 """
@@ -19,6 +20,15 @@ from bls2017.architecture import default_filters
 # tf.distribute strategies `bls2017.train.distribution_strategy` builds.
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("constant", "cosine")
+
+
+def from_flags(cls, flags, **overrides):
+  """The `cls` dataclass of parsed flags (argparse Namespace or absl
+  FLAGS): each field takes the flag of its name where the command has one;
+  `overrides` win."""
+  values = {f.name: getattr(flags, f.name)
+            for f in dataclasses.fields(cls) if hasattr(flags, f.name)}
+  return cls(**dict(values, **overrides))
 
 
 @dataclasses.dataclass
@@ -42,13 +52,7 @@ class TrainConfig:
   def total_steps(self):
     return self.epochs * self.steps_per_epoch
 
-  @classmethod
-  def from_flags(cls, flags, **overrides):
-    """The config of parsed flags (argparse Namespace or absl FLAGS): each
-    field takes the flag of its name where the command has one."""
-    values = {f.name: getattr(flags, f.name)
-              for f in dataclasses.fields(cls) if hasattr(flags, f.name)}
-    return cls(**dict(values, **overrides))
+  from_flags = classmethod(from_flags)
 
 
 @dataclasses.dataclass

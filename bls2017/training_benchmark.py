@@ -1,9 +1,9 @@
 """What bounds training speed: input pipeline, transforms, GDN, prior, XLA.
 
     python -m bls2017.training_benchmark --train_glob='photos/**/*.png' \
-        [--patchsize 128] [--batchsize 8] [--steps 20] [--output F.json]
+        [--patchsize 128] [--batchsize 8] [--repeats 20] [--output F.json]
 
-Measures, as the median seconds of --steps runs after a warm-up:
+Measures, as the median seconds of --repeats runs after a warm-up:
   * input only: batches from the plain pipeline (each step reads and decodes
     PNGs, then crops) and from the one the trainer uses (images decoded once,
     cropped from memory, prefetched);
@@ -13,10 +13,12 @@ Measures, as the median seconds of --steps runs after a warm-up:
     step compiled with XLA.
 """
 
-import argparse
 import glob as glob_lib
 import json
 import time
+
+from absl import app
+from absl.flags import argparse_flags
 
 from bls2017 import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
@@ -116,17 +118,26 @@ def step_rows(model, batch, plain, cached, repeats):
   return rows
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv):
+  parser = argparse_flags.ArgumentParser(
+      description=__doc__.split("\n")[0])
   parser.add_argument("--train_glob", required=True,
                       help="Glob of training PNGs (** recurses).")
-  parser.add_argument("--patchsize", type=int, default=128)
-  parser.add_argument("--batchsize", type=int, default=8)
-  parser.add_argument("--num_filters", type=int, default=128)
-  parser.add_argument("--steps", type=int, default=20,
-                      help="Timed repetitions of each measurement.")
-  parser.add_argument("--output", default="training_benchmark.json")
-  args = parser.parse_args()
+  parser.add_argument("--patchsize", type=int, default=128,
+                      help="Side of the training patches.")
+  parser.add_argument("--batchsize", type=int, default=8,
+                      help="Patches a step.")
+  parser.add_argument("--num_filters", type=int, default=128,
+                      help="Filters per layer of the timed model.")
+  parser.add_argument("--repeats", type=int, default=20,
+                      help="Timed runs of each measurement (after one "
+                      "warm-up); the median is reported.")
+  parser.add_argument("--output", default="training_benchmark.json",
+                      help="JSON file to write.")
+  return parser.parse_args(argv[1:])
+
+
+def main(args):
 
   plain = iter(plain_pipeline(args.train_glob, args.patchsize,
                               args.batchsize))
@@ -136,15 +147,15 @@ def main():
            "seconds": time.perf_counter() - start}]
   cached = iter(data.patch_dataset(arrays, args.patchsize, args.batchsize))
   rows += [{"what": "input only: plain (decode PNG per patch)",
-            "seconds": _median_seconds(lambda: next(plain), args.steps)},
+            "seconds": _median_seconds(lambda: next(plain), args.repeats)},
            {"what": "input only: decoded once, prefetched",
-            "seconds": _median_seconds(lambda: next(cached), args.steps)}]
+            "seconds": _median_seconds(lambda: next(cached), args.repeats)}]
   tf.keras.utils.set_random_seed(0)
   model = BLS2017Model(num_filters=args.num_filters)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
   batch = next(cached)
-  rows += step_rows(model, batch, plain, cached, args.steps)
-  rows += component_rows(model, batch, args.steps)
+  rows += step_rows(model, batch, plain, cached, args.repeats)
+  rows += component_rows(model, batch, args.repeats)
   for row in rows:
     if "seconds" in row:
       row["per_second"] = 1 / row["seconds"]
@@ -160,4 +171,4 @@ def main():
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main, flags_parser=parse_args)

@@ -13,7 +13,7 @@ MNIST IDX files.
 from absl.flags import argparse_flags
 
 from bls2017 import lazy
-from bls2017.cli import run_command, run_reporting_errors
+from bls2017.cli import command_line, run_command, run_reporting_errors
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
 data = lazy.module("mnist_demo.data")
@@ -29,7 +29,7 @@ def _common(p, output_help="Directory holding the trained model."):
 
 def _train_flags(p):
   p.add_argument("--epochs", type=int, default=15, help="Training epochs.")
-  p.add_argument("--batch_size", type=int, default=128, help="Digits a step.")
+  p.add_argument("--batchsize", type=int, default=128, help="Digits a step.")
   p.add_argument("--latent_dims", type=int, default=50,
                  help="Dimensions of the latent y.")
   p.add_argument("--learning_rate", type=float, default=1e-3,
@@ -86,8 +86,13 @@ def parse_args(argv):
   return parser.parse_args(argv[1:])
 
 
+def _config(args):
+  return training.Config.from_flags(
+      args, command=command_line("mnist_demo"))
+
+
 def _train(args):
-  record = training.train(args, args.lmbda, args.output_dir)
+  record = training.train(_config(args))
   print(f"Wrote {args.output_dir}: validation rate "
         f"{record['validation']['rate']:.2f} bits/digit, distortion "
         f"{record['validation']['distortion']:.4f}")
@@ -106,7 +111,7 @@ def _codec(args):
 
 def _sweep(args):
   points, figure = training.sweep(
-      args, [float(v) for v in args.lambdas.split(",")], args.output_dir)
+      _config(args), [float(v) for v in args.lambdas.split(",")])
   print(f"{'lambda':>8}{'info bits':>11}{'string bits':>13}"
         f"{'distortion':>12}")
   for p in points:

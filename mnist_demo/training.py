@@ -4,15 +4,16 @@ A model directory holds `config.json` (lambda, latent_dims, training
 record), the trainer's weights (`weights.*`) and the figures.
 """
 
+import dataclasses
 import json
 import os
-import sys
 import time
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
-from bls2017 import images
+from bls2017 import images, train_config
 from mnist_demo import data, plots
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
 
@@ -21,28 +22,48 @@ class ModelDirError(ValueError):
   """A model directory is missing or incomplete."""
 
 
-def train(args, lmbda, output_dir):
-  """Trains one model per `args` (see the CLI); returns its record."""
-  if args.seed is not None:
-    tf.keras.utils.set_random_seed(args.seed)
-  training_digits = data.dataset("train", args.mnist_dir)
-  if args.train_digits:
-    training_digits = training_digits.take(args.train_digits)
-  validation = data.dataset("test", args.mnist_dir).batch(args.batch_size)
-  trainer = MNISTCompressionTrainer(lmbda, args.latent_dims)
-  trainer.compile(optimizer=tf.keras.optimizers.Adam(args.learning_rate))
+@dataclasses.dataclass
+class Config:
+  """A `mnist_demo train` (or `sweep`) run: the flags of the same names."""
+  output_dir: str = "mnist_out"
+  lmbda: float = 2000.
+  mnist_dir: Optional[str] = None  # None: tfds.load("mnist").
+  epochs: int = 15
+  batchsize: int = 128
+  latent_dims: int = 50
+  learning_rate: float = 1e-3
+  train_digits: int = 0  # 0: all 60,000.
+  seed: Optional[int] = None
+  verbose: int = 1
+  command: str = ""  # Recorded in config.json.
+
+  from_flags = classmethod(train_config.from_flags)
+
+
+def train(config):
+  """Trains one model per `config` into config.output_dir; returns its
+  record."""
+  if config.seed is not None:
+    tf.keras.utils.set_random_seed(config.seed)
+  training_digits = data.dataset("train", config.mnist_dir)
+  if config.train_digits:
+    training_digits = training_digits.take(config.train_digits)
+  validation = data.dataset("test", config.mnist_dir).batch(config.batchsize)
+  trainer = MNISTCompressionTrainer(config.lmbda, config.latent_dims)
+  trainer.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate))
   start = time.time()
   history = trainer.fit(
-      training_digits.shuffle(10000, seed=args.seed).batch(args.batch_size)
-      .prefetch(8), epochs=args.epochs, validation_data=validation.cache(),
-      verbose=args.verbose)
+      training_digits.shuffle(10000, seed=config.seed)
+      .batch(config.batchsize).prefetch(8), epochs=config.epochs,
+      validation_data=validation.cache(), verbose=config.verbose)
   seconds = time.time() - start
+  output_dir = config.output_dir
   os.makedirs(output_dir, exist_ok=True)
   trainer.save_weights(os.path.join(output_dir, "weights"))
   record = {
-      "lmbda": lmbda, "latent_dims": args.latent_dims,
-      "command": " ".join(["mnist_demo"] + sys.argv[1:]),
-      "epochs": args.epochs, "seconds": round(seconds, 1),
+      "lmbda": config.lmbda, "latent_dims": config.latent_dims,
+      "command": config.command,
+      "epochs": config.epochs, "seconds": round(seconds, 1),
       "validation": {"rate": history.history["val_rate"][-1],
                      "distortion": history.history["val_distortion"][-1]},
   }
@@ -100,13 +121,16 @@ def codec_report(model_dir, mnist_dir, count=16):
               bits=list(bits.numpy()), figure=figure)
 
 
-def sweep(args, lmbdas, output_dir):
-  """Trains one model per lambda; plots and records the trade-off."""
+def sweep(config, lmbdas):
+  """Trains one model per lambda, each in a lambda_L directory of
+  config.output_dir; plots and records the trade-off there."""
   points = []
-  digits = _test_digits(args.mnist_dir)
+  output_dir = config.output_dir
+  digits = _test_digits(config.mnist_dir)
   for lmbda in lmbdas:
     model_dir = os.path.join(output_dir, f"lambda_{lmbda:g}")
-    record = train(args, lmbda, model_dir)
+    record = train(dataclasses.replace(config, lmbda=lmbda,
+                                       output_dir=model_dir))
     points.append(dict(measure(load_trainer(model_dir), digits),
                        lmbda=lmbda, seconds=record["seconds"]))
   with images.atomic_output(os.path.join(output_dir, "sweep.json")) as f:

@@ -1,4 +1,11 @@
-"""Running the project's absl commands in-process from tests."""
+"""Running the project's commands from tests: in-process, or as a fresh
+process given only the project's root."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_main(cli, program, *argv):
@@ -10,12 +17,23 @@ def run_main(cli, program, *argv):
   return 0
 
 
+def run_cli(*argv):
+  """`bls2017 ARGV` in-process; returns the exit status."""
+  from bls2017 import cli  # pylint: disable=import-outside-toplevel
+  return run_main(cli, "bls2017", *argv)
+
+
+def run_subprocess(*argv, cwd=None):
+  """`python -m bls2017 ARGV` in a fresh process; the CompletedProcess."""
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, "-m", "bls2017", *map(str, argv)],
+                        capture_output=True, text=True, env=env, cwd=cwd,
+                        timeout=300)
+
+
 def run_without_project(script, cwd):
   """Runs a Python script in a fresh process that is not given the project
   on its path; the script itself asserts it never imports it."""
-  import os  # pylint: disable=import-outside-toplevel
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   env.pop("PYTHONPATH", None)
   result = subprocess.run([sys.executable, "-c", script], cwd=cwd,

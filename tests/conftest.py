@@ -1,11 +1,12 @@
 """Shared fixtures: tiny untrained models and deterministic test images."""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from bls2017 import model_file
 from bls2017.model import BLS2017Model
-from synthetic import synthetic_image
+from synthetic import disc_digits, synthetic_image, write_idx
 
 
 def make_model_file(path, channels, num_filters=8, seed=0):
@@ -42,3 +43,15 @@ def write_image(tmp_path):
     Image.fromarray(array[..., 0] if channels == 1 else array).save(path)
     return str(path), array
   return write
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory):
+  """A tiny MNIST in IDX files: 384 training and 64 test disc digits."""
+  from mnist_demo import data  # pylint: disable=import-outside-toplevel
+  directory = tmp_path_factory.mktemp("mnist")
+  for split, count, seed in (("train", 384, 0), ("test", 64, 1)):
+    image_file, label_file = data.IDX_FILES[split]
+    write_idx(directory / (image_file + ".gz"), disc_digits(count, seed))
+    write_idx(directory / (label_file + ".gz"), np.zeros(count))
+  return str(directory)

@@ -10,8 +10,7 @@ from cae_admm import admm, cli
 from cae_admm import codec as cae_codec
 from cae_admm.model import CAEADMMModel
 from cli_helpers import assert_exported_codec_round_trips, run_main
-from synthetic import synthetic_image
-from test_training import _write_images
+from synthetic import synthetic_image, write_training_images
 
 def test_projection_keeps_exactly_the_largest_magnitudes():
   rng = np.random.default_rng(0)
@@ -111,7 +110,7 @@ def test_pruning_ablation_codes_every_latent(tmp_path):
                                 x.shape)
 
 def test_train_command_and_cli_round_trip(tmp_path, capsys):
-  pattern = _write_images(tmp_path / "train", [(48, 48), (48, 56)])
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (48, 56)])
   model_path = tmp_path / "cae.npz"
   assert run_main(
       cli, "cae_admm", "train", "--train_glob", pattern,

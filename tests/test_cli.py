@@ -9,20 +9,7 @@ import numpy as np
 import pytest
 
 from bls2017 import cli, codec, images
-from cli_helpers import run_main, run_without_project
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_cli(*argv):
-  return run_main(cli, "bls2017", *argv)
-
-
-def run_subprocess(*argv, cwd=None):
-  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "bls2017", *map(str, argv)],
-                        capture_output=True, text=True, env=env, cwd=cwd,
-                        timeout=300)
+from cli_helpers import ROOT, run_cli, run_subprocess, run_without_project
 
 
 def test_cli_round_trip_is_bit_exact_with_keras(rgb_model_path, write_image,

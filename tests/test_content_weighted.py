@@ -10,8 +10,7 @@ from cli_helpers import assert_exported_codec_round_trips, run_main
 from content_weighted import cli, context, importance, sequential
 from content_weighted import codec as cw_codec
 from content_weighted.model import ContentWeightedModel
-from synthetic import synthetic_image
-from test_training import _write_images
+from synthetic import synthetic_image, write_training_images
 
 
 def test_mask_is_monotone_in_p_and_keeps_ceil_l_p_groups():
@@ -214,7 +213,7 @@ def test_export_savedmodels(cw_path, tmp_path):
 
 
 def test_train_command(tmp_path):
-  pattern = _write_images(tmp_path / "train", [(48, 48), (48, 56)])
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (48, 56)])
   model_path = tmp_path / "cw.npz"
   assert run_main(
       cli, "content_weighted", "train", "--train_glob",

@@ -9,7 +9,7 @@ from PIL import Image
 
 from bls2017 import baselines, codec, evaluation, metrics
 from synthetic import synthetic_image
-from test_cli import run_cli
+from cli_helpers import run_cli
 
 
 def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017 import images, model_file
+from bls2017 import model_file
 from synthetic import synthetic_image
-from test_cli import run_cli
+from cli_helpers import run_cli
 
 jax = pytest.importorskip("jax", reason="the accel extra is not installed")
 from bls2017.jax_twin import params_io, train  # pylint: disable=g-import-not-at-top

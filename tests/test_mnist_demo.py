@@ -1,6 +1,5 @@
 """The MNIST tutorial package on tiny generated IDX files (no download)."""
 
-import gzip
 import textwrap
 
 import numpy as np
@@ -9,40 +8,8 @@ import tensorflow as tf
 
 from mnist_demo import cli, data, training
 from cli_helpers import run_main, run_without_project
+from synthetic import disc_digits
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
-
-
-def _write_idx(path, array):
-  header = bytes([0, 0, 8, array.ndim]) + b"".join(
-      int(n).to_bytes(4, "big") for n in array.shape)
-  with gzip.open(path, "wb") as f:
-    f.write(header + array.astype(np.uint8).tobytes())
-
-
-def _digits(count, seed):
-  """Digit-sized test images: a bright disc of random centre and radius.
-
-  Unlike thin strokes, a disc covers enough pixels that the latents must
-  encode it; predicting a mean image is not nearly as good.
-  """
-  rng = np.random.default_rng(seed)
-  i, j = np.mgrid[:28, :28]
-  images = np.zeros((count, 28, 28), np.uint8)
-  for image in images:
-    ci, cj = rng.uniform(7, 21, 2)
-    radius = rng.uniform(3, 7)
-    image[(i - ci) ** 2 + (j - cj) ** 2 <= radius ** 2] = 255
-  return images
-
-
-@pytest.fixture(scope="module")
-def mnist_dir(tmp_path_factory):
-  directory = tmp_path_factory.mktemp("mnist")
-  for split, count, seed in (("train", 384, 0), ("test", 64, 1)):
-    image_file, label_file = data.IDX_FILES[split]
-    _write_idx(directory / (image_file + ".gz"), _digits(count, seed))
-    _write_idx(directory / (label_file + ".gz"), np.zeros(count))
-  return str(directory)
 
 
 def run_cli(*argv):
@@ -53,7 +20,7 @@ def test_idx_reader(mnist_dir):
   images, labels = data.load_idx(mnist_dir, "train")
   assert images.shape == (384, 28, 28, 1) and images.dtype == np.uint8
   assert labels.shape == (384,)
-  np.testing.assert_array_equal(images[..., 0], _digits(384, 0))
+  np.testing.assert_array_equal(images[..., 0], disc_digits(384, 0))
 
 
 def test_truncated_idx(tmp_path):
@@ -111,7 +78,7 @@ def test_rate_is_finite_and_drops_with_lambda(mnist_dir, trained):
 def test_codec_shares_one_entropy_model_and_round_trips(mnist_dir, trained):
   compressor, decompressor = make_mnist_codec(trained)
   assert compressor.entropy_model is decompressor.entropy_model
-  digits = _digits(16, 5)[..., None]
+  digits = disc_digits(16, 5)[..., None]
   strings, bits = compressor.compress(digits)
   assert strings.shape == bits.shape == (16,)
   decoded = decompressor.decompress(strings).numpy()
@@ -148,7 +115,7 @@ def test_cli_train_codec_sample_export(mnist_dir, tmp_path, capsys):
   for figure in ("prior.png", "codec_grid.png", "samples.png"):
     assert (out / figure).stat().st_size > 1000, figure
 
-  digits = _digits(5, 9)[..., None]
+  digits = disc_digits(5, 9)[..., None]
   np.save(tmp_path / "digits.npy", digits)
   script = textwrap.dedent(f"""
       import sys

@@ -6,7 +6,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from test_mnist_demo import mnist_dir  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from bls2017 import codec, images, zoo
 from synthetic import integer_image
-from test_cli import run_cli, run_subprocess
+from cli_helpers import run_cli, run_subprocess
 
 GOLDEN_INPUT = (80, 112)  # height, width: not multiples of 16 on purpose.
 GOLDEN_BITSTREAM_SHA256 = (

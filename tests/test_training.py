@@ -4,23 +4,14 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from bls2017 import data, model_file
-from synthetic import synthetic_image
-from test_cli import run_cli
-
-
-def _write_images(directory, sizes):
-  os.makedirs(directory, exist_ok=True)
-  for k, (height, width) in enumerate(sizes):
-    Image.fromarray(synthetic_image(height, width)).save(
-        os.path.join(directory, f"{k}.png"))
-  return os.path.join(directory, "*.png")
+from synthetic import synthetic_image, write_training_images
+from cli_helpers import run_cli
 
 
 def test_small_images_are_skipped(tmp_path):
-  pattern = _write_images(tmp_path, [(40, 40), (20, 90), (64, 33)])
+  pattern = write_training_images(tmp_path, [(40, 40), (20, 90), (64, 33)])
   arrays = data.load_images(pattern, 3, 32)
   assert sorted(a.shape for a in arrays) == [(40, 40, 3), (64, 33, 3)]
   batch = next(iter(data.patch_dataset(arrays, 32, 5, seed=0)))
@@ -30,7 +21,7 @@ def test_small_images_are_skipped(tmp_path):
 def test_no_usable_images(tmp_path):
   with pytest.raises(data.DataError, match="matches no files"):
     data.load_images(str(tmp_path / "*.png"), 3, 32)
-  pattern = _write_images(tmp_path, [(10, 10)])
+  pattern = write_training_images(tmp_path, [(10, 10)])
   with pytest.raises(data.DataError, match="lower --patchsize"):
     data.load_images(pattern, 3, 32)
 
@@ -47,7 +38,7 @@ def test_tfds_without_network_names_train_glob(monkeypatch):
 
 @pytest.mark.slow
 def test_train_writes_model_and_resumes(tmp_path, capsys):
-  pattern = _write_images(tmp_path / "train", [(48, 48), (40, 56)])
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
   model_path = tmp_path / "m.npz"
   flags = ["train", "--train_glob", pattern, "--model_path", model_path,
            "--num_filters", "8", "--patchsize", "32", "--batchsize", "2",
@@ -107,8 +98,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   """--strategy mirrored splits each batch over 2 logical CPU devices."""
   import subprocess
   import sys
-  from test_cli import ROOT
-  pattern = _write_images(tmp_path / "train", [(48, 48), (40, 56)])
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
   model_path = tmp_path / "m.npz"
   script = f"""
 import sys
@@ -134,7 +125,7 @@ cli.run()
 
 
 def _train_flags(tmp_path, **overrides):
-  pattern = _write_images(tmp_path / "train", [(48, 48), (40, 56)])
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
   flags = {"--train_glob": pattern, "--model_path": tmp_path / "m.npz",
            "--num_filters": 8, "--patchsize": 32, "--batchsize": 2,
            "--steps_per_epoch": 3, "--checkpoint_every": 1, "--seed": 0,
@@ -179,7 +170,7 @@ def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
   import subprocess
   import sys
   import time
-  from test_cli import ROOT
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
   argv = [sys.executable, "-m", "bls2017"] + _train_flags(
       tmp_path, **{"--epochs": 4, "--steps_per_epoch": 5})
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")

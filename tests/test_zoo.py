@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bls2017 import codec, images, zoo
-from test_cli import ROOT, run_cli
+from cli_helpers import ROOT, run_cli
 
 NAMES = list(zoo.catalog())
 

@@ -2,11 +2,11 @@ r"""Training speed of the JAX ladder trainer, and of the Keras step beside it.
 
     python -m bls2017.jax_twin.benchmark --train_glob='photos/**/*.png' \
         [--filters=128,192] [--ladders=1,8] [--patchsize=256] \
-        [--batchsize=8] [--steps=10] [--keras] [--output=F.json]
+        [--batchsize=8] [--repeats=10] [--keras] [--output=F.json]
 
 For every (filters, models in the ladder) it times whole training steps as
 the trainer runs them -- a batch cropped from the decoded images, put on
-the devices, the step run to completion -- as the median of --steps after
+the devices, the step run to completion -- as the median of --repeats after
 the compiling one. It reports seconds a step, images a second (batch x
 models / step) and the projected wall time of --projected_steps steps for
 every model of that ladder. --keras (needs TensorFlow) also times
@@ -52,7 +52,7 @@ def jax_row(arrays, filters, models, form):
                          config.batchsize, config.seed, int(state[0].step))
     state[0], figures = step_fn(state[0], jax.device_put(x, batch_sharding))
     jax.block_until_ready(figures)
-  seconds = median_seconds(step, _FLAGS.steps)
+  seconds = median_seconds(step, _FLAGS.repeats)
   return {"trainer": "jax", "filters": filters, "models": models,
           "ladder_form": form, **sizes(config.architecture),
           "seconds_per_step": seconds,
@@ -88,7 +88,7 @@ def keras_row(arrays, filters):
     x = np.stack([patches.random_patch(arrays, weights, _FLAGS.patchsize, rng)
                   for _ in range(_FLAGS.batchsize)])
     step_fn(tf.constant(x))["loss"].numpy()
-  seconds = median_seconds(step, _FLAGS.steps)
+  seconds = median_seconds(step, _FLAGS.repeats)
   return {"trainer": "keras", "filters": filters, "models": 1,
           "seconds_per_step": seconds,
           "images_per_second": _FLAGS.batchsize / seconds,
@@ -105,7 +105,8 @@ def define_flags():
   flags.DEFINE_enum("channels", "3", ["1", "3"], "Image channels.")
   flags.DEFINE_integer("patchsize", 256, "Side of the training patches.")
   flags.DEFINE_integer("batchsize", 8, "Patches a step.")
-  flags.DEFINE_integer("steps", 10, "Timed steps per configuration.")
+  flags.DEFINE_integer("repeats", 10, "Timed steps per configuration (after "
+                       "a warm-up); the median is reported.")
   flags.DEFINE_integer("projected_steps", 200000, "Steps a model to project "
                        "the wall time of.")
   flags.DEFINE_bool("keras", False, "Also time the Keras (TensorFlow) step of "
@@ -133,7 +134,7 @@ def main(argv):
         rows.append(jax_row(arrays, filters, models, form))
         print(_line(rows[-1]), flush=True)
   result = {"config": {k: _FLAGS[k].value for k in (
-      "filters", "ladders", "channels", "patchsize", "batchsize", "steps",
+      "filters", "ladders", "channels", "patchsize", "batchsize", "repeats",
       "projected_steps", "ladder_forms")}, "hardware": train.hardware(),
             "jax": jax.__version__, "rows": rows}
   with images.atomic_output(_FLAGS.output) as f:

@@ -10,9 +10,11 @@ lambda, filters, fingerprint, the training command and step count stored in
 the model file, the hardware and wall time given, and the figures.
 """
 
-import argparse
 import json
 import os
+
+from absl import app
+from absl.flags import argparse_flags
 
 from bls2017 import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
@@ -21,8 +23,9 @@ from bls2017 import (codec, evaluation, images, model_file, stored_weights,
                      zoo)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv):
+  parser = argparse_flags.ArgumentParser(
+      description=__doc__.split("\n")[0])
   parser.add_argument("name", help="Zoo name, e.g. bls2017-mse-4.")
   parser.add_argument("model_path", help="Model file written by `train`.")
   parser.add_argument("--validation_images", required=True,
@@ -42,7 +45,10 @@ def main():
                       choices=stored_weights.FORMATS,
                       help="How the shipped file stores the weights "
                       "(int8: with per-channel scales, half the size).")
-  args = parser.parse_args()
+  return parser.parse_args(argv[1:])
+
+
+def main(args):
 
   # Written afresh rather than copied, so the shipped tables are built by
   # this version's model_file.coding_tables.
@@ -84,4 +90,4 @@ def main():
 
 
 if __name__ == "__main__":
-  main()
+  app.run(main, flags_parser=parse_args)

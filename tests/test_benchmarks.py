@@ -1,0 +1,61 @@
+"""The benchmark and zoo commands: absl flags, figures in their JSON."""
+
+import json
+import os
+
+import pytest
+
+from bls2017 import benchmark, training_benchmark, zoo
+from bls2017.zoo import __main__ as zoo_command
+from synthetic import write_training_images
+
+
+def test_codec_benchmark_writes_its_figures(rgb_model_path, tmp_path):
+  output = tmp_path / "bench.json"
+  benchmark.main(benchmark.parse_args([
+      "benchmark", "--model", rgb_model_path, "--sizes", "48x32,40x24",
+      "--repeats", "1", "--skip_training", "--output", str(output)]))
+  rows = json.loads(output.read_text())
+  whats = [row["what"] for row in rows]
+  assert any("48x32" in w for w in whats) and any("40x24" in w for w in whats)
+  assert all(row["seconds"] > 0 for row in rows if "seconds" in row)
+  assert rows[-1]["what"] == "peak memory (MiB)" and rows[-1]["mebibytes"] > 0
+
+
+@pytest.mark.parametrize("parse", [benchmark.parse_args,
+                                   training_benchmark.parse_args,
+                                   zoo_command.parse_args])
+def test_usage_errors_exit_with_status_2(parse, capsys):
+  with pytest.raises(SystemExit) as e:
+    parse(["command", "--no_such_flag"])
+  assert e.value.code == 2
+  assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_training_benchmark_times_every_part(tmp_path):
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
+  output = tmp_path / "training.json"
+  training_benchmark.main(training_benchmark.parse_args([
+      "training_benchmark", "--train_glob", pattern, "--patchsize", "32",
+      "--batchsize", "2", "--num_filters", "8", "--repeats", "1",
+      "--output", str(output)]))
+  result = json.loads(output.read_text())
+  assert result["config"]["repeats"] == 1 and "output" not in result["config"]
+  timed = [row for row in result["rows"] if "seconds" in row]
+  assert len(timed) >= 5 and all(row["seconds"] > 0 for row in timed)
+
+
+def test_zoo_command_ships_a_model_with_its_record(rgb_model_path, tmp_path,
+                                                   write_image, monkeypatch):
+  monkeypatch.setattr(zoo, "ZOO_DIR", str(tmp_path))
+  path, _ = write_image(40, 56)
+  zoo_command.main(zoo_command.parse_args([
+      "zoo", "toy-1", rgb_model_path, "--validation_images",
+      os.path.dirname(path), "--hardware", "2 CPU cores",
+      "--wall_time_hours", "0.1", "--weights_dtype", "int8"]))
+  entry = json.loads((tmp_path / "models.json").read_text())["toy-1"]
+  assert entry["training"]["hardware"] == "2 CPU cores"
+  assert entry["training"]["wall_time_hours"] == 0.1
+  assert entry["validation"]["bpp"] > 0 and entry["sample_photo_bytes"] > 16
+  assert (tmp_path / "toy-1.npz").exists()
