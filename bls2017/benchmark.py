@@ -1,17 +1,24 @@
-"""Speed benchmark: model load, warm encode/decode, training steps, memory.
+"""Speed benchmark: model load, warm encode/decode, the commands as a user
+runs them, training steps, memory.
 
     python -m bls2017.benchmark [--model NAME] [--image photo.png]
         [--sizes 768x512,1920x1080] [--repeats 5] [--output benchmark.json]
 
 Each figure is the median of --repeats runs after one warm-up run. Images
 are the given photo (default: matplotlib's sample photograph) resized to
-each size. Peak memory is the process's maximum resident set size, so
+each size. The commands' rows time `bls2017 compress` and `decompress` of
+the first size in fresh processes, beside a bare `import tensorflow,
+tensorflow_compression` in the same way, and give their ratio to it. Peak memory is the process's maximum resident set size, so
 measure one large size per run to attribute it, e.g.
     python -m bls2017.benchmark --sizes 7680x4320 --repeats 1 --skip_training
 """
 
 import json
+import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -95,14 +102,50 @@ def parse_args(argv):
                       "warm-up); the median is reported.")
   parser.add_argument("--skip_training", action="store_true",
                       help="Leave out the training step.")
+  parser.add_argument("--command_repeats", type=int, default=3,
+                      help="Timed runs of the commands in fresh processes "
+                      "(0: leave them out).")
   parser.add_argument("--output", default="benchmark.json",
                       help="JSON file to write.")
   return parser.parse_args(argv[1:])
 
 
+def command_speed(model, photo, size, repeats):
+  """Wall seconds of `bls2017 compress` and `decompress` of `photo` resized
+  to `size`, each in a fresh process, against a bare import of TensorFlow
+  and TFC; medians of `repeats` after a warm-up (which fills the disk
+  cache)."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  model_flags = ["--model", model] if model else []
+
+  def process(*argv):
+    return lambda: subprocess.run([sys.executable, *argv], env=env,
+                                  check=True, capture_output=True)
+
+  with tempfile.TemporaryDirectory() as directory:
+    png = os.path.join(directory, "photo.png")
+    image = Image.open(photo).convert("RGB").resize(size, Image.LANCZOS)
+    image.save(png)
+    tfci = png + ".tfci"
+    bare = median_seconds(process(
+        "-c", "import tensorflow, tensorflow_compression"), repeats)
+    rows = [{"what": "process: import tensorflow, tfc", "seconds": bare}]
+    for what, argv in (
+        ("compress", ["compress", png, tfci]),
+        ("decompress", ["decompress", tfci, png + ".out.png"])):
+      seconds = median_seconds(
+          process("-m", "bls2017", *argv, *model_flags), repeats)
+      rows.append({"what": f"process: bls2017 {what} {size[0]}x{size[1]}",
+                   "seconds": seconds, "ratio_to_import": seconds / bare})
+  return rows
+
+
 def main(args):
-  rows = codec_speed(args.model, args.image or images.sample_photo(),
-                     args.repeats, parse_sizes(args.sizes))
+  photo = args.image or images.sample_photo()
+  sizes = parse_sizes(args.sizes)
+  rows = codec_speed(args.model, photo, args.repeats, sizes)
+  if args.command_repeats:
+    rows += command_speed(args.model, photo, sizes[0], args.command_repeats)
   if not args.skip_training:
     rows.append(training_speed(args.repeats))
   rows.append({"what": "peak memory (MiB)", "mebibytes": _peak_rss_mib()})

@@ -14,7 +14,8 @@ def test_codec_benchmark_writes_its_figures(rgb_model_path, tmp_path):
   output = tmp_path / "bench.json"
   benchmark.main(benchmark.parse_args([
       "benchmark", "--model", rgb_model_path, "--sizes", "48x32,40x24",
-      "--repeats", "1", "--skip_training", "--output", str(output)]))
+      "--repeats", "1", "--skip_training", "--command_repeats", "0",
+      "--output", str(output)]))
   rows = json.loads(output.read_text())
   whats = [row["what"] for row in rows]
   assert any("48x32" in w for w in whats) and any("40x24" in w for w in whats)

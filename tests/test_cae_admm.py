@@ -109,6 +109,7 @@ def test_pruning_ablation_codes_every_latent(tmp_path):
   np.testing.assert_array_equal(codec.decompress(codec.compress(x)).shape,
                                 x.shape)
 
+@pytest.mark.slow
 def test_train_command_and_cli_round_trip(tmp_path, capsys):
   pattern = write_training_images(tmp_path / "train", [(48, 48), (48, 56)])
   model_path = tmp_path / "cae.npz"

@@ -212,6 +212,7 @@ def test_export_savedmodels(cw_path, tmp_path):
                                     synthetic_image(24, 40))
 
 
+@pytest.mark.slow
 def test_train_command(tmp_path):
   pattern = write_training_images(tmp_path / "train", [(48, 48), (48, 56)])
   model_path = tmp_path / "cw.npz"

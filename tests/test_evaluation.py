@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bls2017 import baselines, codec, evaluation, metrics
@@ -12,6 +13,7 @@ from synthetic import synthetic_image
 from cli_helpers import run_cli
 
 
+@pytest.mark.slow
 def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
                                           capsys):
   for k, (h, w) in enumerate([(40, 56), (170, 180)]):

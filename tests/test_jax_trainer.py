@@ -67,6 +67,7 @@ def test_stopping_and_resuming_takes_the_same_steps(tmp_path, pattern):
   assert strip(log_lines(split)) == strip(log_lines(straight))
 
 
+@pytest.mark.slow
 def test_rate_rises_with_lambda(tmp_path, pattern):
   """Both models start from the same weights on the same patches; only
   lambda differs, and the rate moves the way lambda says."""
@@ -80,6 +81,7 @@ def test_rate_rises_with_lambda(tmp_path, pattern):
   assert low["final_train_mse"] > high["final_train_mse"]
 
 
+@pytest.mark.slow
 def test_ladder_forms_take_the_same_step(pattern):
   """Unrolled and vmapped ladders: the same noise, the same numbers."""
   config = ladder("unused", pattern)
@@ -103,6 +105,7 @@ def test_ladder_forms_take_the_same_step(pattern):
                                err_msg=name)
 
 
+@pytest.mark.slow
 def test_nan_stops_before_saving(tmp_path, pattern):
   config = ladder(tmp_path, pattern, max_steps=2)
   paths = train.train(config)

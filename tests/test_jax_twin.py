@@ -106,6 +106,7 @@ def test_int8_model_files_read_alike_on_both_sides(tmp_path):
     np.testing.assert_array_equal(params[name], value, err_msg=name)
 
 
+@pytest.mark.slow
 def test_finalize_stores_int8_when_asked(tmp_path):
   from bls2017 import cli  # pylint: disable=import-outside-toplevel
   from cli_helpers import run_main  # pylint: disable=import-outside-toplevel

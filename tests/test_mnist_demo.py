@@ -66,6 +66,7 @@ def trained(mnist_dir):
   return _trained(mnist_dir, 2000.)
 
 
+@pytest.mark.slow
 def test_rate_is_finite_and_drops_with_lambda(mnist_dir, trained):
   test = np.stack(list(data.dataset("test", mnist_dir).as_numpy_iterator()))
   rate_high, distortion_high = map(float, trained(test))

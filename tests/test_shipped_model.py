@@ -35,6 +35,7 @@ def test_golden_hashes():
   assert _sha256(x_hat.tobytes()) == GOLDEN_DECODED_SHA256
 
 
+@pytest.mark.slow
 def test_decompress_finds_the_shipped_model_by_fingerprint(tmp_path,
                                                            write_image):
   path, x = write_image(40, 72)

@@ -99,6 +99,7 @@ def test_target_bpp_picks_the_highest_model_that_fits(tmp_path, capsys):
     assert output.read_bytes() == encoded[pick]
 
 
+@pytest.mark.slow
 def test_target_bpp_below_the_ladder_is_refused(tmp_path, capsys):
   output = tmp_path / "low.tfci"
   assert run_cli("compress", images.sample_photo(), output,
