@@ -55,17 +55,36 @@ def decode(data, channels):
   return array[..., None] if channels == 1 else array
 
 
-def match_size(codec, x, max_bytes):
+def match_size(codec, x, max_bytes, encodings=None):
   """(quality, bytes) of the largest encoding of x not above max_bytes.
 
   Binary search over integer qualities; sizes grow with quality. If even the
   lowest quality exceeds max_bytes, returns the lowest quality's encoding.
+  encodings: {quality: bytes} of x already made (a quality sweep, earlier
+  searches); it narrows the search to the qualities between the known
+  sizes around max_bytes and gains every encoding the search makes, so
+  matching the same image to several sizes encodes each quality once.
   """
+  encodings = {} if encodings is None else encodings
+
+  def encoded(quality):
+    if quality not in encodings:
+      encodings[quality] = encode(codec, x, quality)
+    return encodings[quality]
+
   low, high = QUALITY_RANGE[codec]
-  best = (low, encode(codec, x, low))
+  best = (low, encoded(low))
+  for quality, data in sorted(encodings.items()):
+    if not low <= quality <= high:
+      continue
+    if len(data) <= max_bytes:
+      best, low = (quality, data), max(low, quality + 1)
+    else:
+      high = min(high, quality - 1)
+      break
   while low <= high:
     middle = (low + high) // 2
-    data = encode(codec, x, middle)
+    data = encoded(middle)
     if len(data) <= max_bytes:
       best, low = (middle, data), middle + 1
     else:

@@ -74,6 +74,27 @@ def test_match_size_stays_at_or_under_target():
     assert decoded.shape == x.shape and metrics.psnr(x, decoded) > 15
 
 
+@pytest.mark.parametrize("name", sorted(baselines.CODECS))
+def test_match_size_from_known_encodings_finds_the_same_with_fewer(
+    name, monkeypatch):
+  x = synthetic_image(64, 96)
+  real_encode = baselines.encode
+  calls = []
+  monkeypatch.setattr(baselines, "encode", lambda codec, image, quality: (
+      calls.append(quality) or real_encode(codec, image, quality)))
+  sweep = {q: real_encode(name, x, q) for q in baselines.SWEEP[name]}
+  known = dict(sweep)  # Gains each search's encodings, as in `evaluate`.
+  for quality in baselines.SWEEP[name][2::3]:
+    for target in (len(sweep[quality]) - 1, len(sweep[quality]) + 9):
+      calls.clear()
+      plain = baselines.match_size(name, x, target)
+      searched = len(calls)
+      calls.clear()
+      assert baselines.match_size(name, x, target, known) == plain
+      assert len(calls) < searched, (quality, target)
+      assert all(len(known[q]) == len(d) for q, d in sweep.items())
+
+
 def test_relaxed_vs_real(rgb_model_path, write_image):
   path, _ = write_image(64, 80)
   records, summary = evaluation.relaxed_vs_real(
