@@ -411,6 +411,7 @@ def load_codec(name_or_path):
 def _print_quality(x, x_hat, num_bytes):
   q = metrics.quality(x, x_hat)
   print(f"bpp {metrics.bpp(num_bytes, x):.4f}  PSNR {q['psnr']:.2f} dB  "
+        f"SSIM {q['ssim']:.4f}  "
         f"MS-SSIM {q['ms_ssim']:.4f} ({q['ms_ssim_db']:.2f} dB)")
 
 

@@ -173,7 +173,8 @@ def _record(path, x, x_hat, num_bytes):
   return {"image": os.path.basename(path), "height": x.shape[0],
           "width": x.shape[1], "bytes": num_bytes,
           "bpp": metrics.bpp(num_bytes, x), "psnr": quality["psnr"],
-          "ms_ssim": quality["ms_ssim"], "ms_ssim_db": quality["ms_ssim_db"]}
+          "ssim": quality["ssim"], "ms_ssim": quality["ms_ssim"],
+          "ms_ssim_db": quality["ms_ssim_db"]}
 
 
 def summarize(records):
@@ -189,13 +190,15 @@ def summarize(records):
 
 
 def compressai_json(name, description, summaries):
-  """The CompressAI results layout for a list of per-rate-point summaries."""
-  fields = {"bpp": "bpp", "psnr-rgb": "psnr", "ms-ssim-rgb": "ms_ssim",
-            "encoding_time": "encoding_time",
+  """The CompressAI results layout for a list of per-rate-point summaries
+  ("ssim-rgb" where every summary has SSIM: older results files lack it)."""
+  fields = {"bpp": "bpp", "psnr-rgb": "psnr", "ssim-rgb": "ssim",
+            "ms-ssim-rgb": "ms_ssim", "encoding_time": "encoding_time",
             "decoding_time": "decoding_time"}
   return {"name": name, "description": description,
           "results": {out: [s[key] for s in summaries]
-                      for out, key in fields.items()}}
+                      for out, key in fields.items()
+                      if all(key in s for s in summaries)}}
 
 
 def write_json(path, content):
@@ -346,11 +349,15 @@ def read_results(paths):
       raise ResultsError(f"{path}: not a results file ({e}).") from None
     descriptions, summaries = merged.setdefault(name, ([], []))
     descriptions.append(content.get("description", name))
-    for bpp, psnr, ms_ssim, encoding, decoding in zip(*columns):
+    ssims = results.get("ssim-rgb")
+    for k, (bpp, psnr, ms_ssim, encoding, decoding) in enumerate(
+        zip(*columns)):
       summaries.append({"bpp": bpp, "psnr": psnr, "ms_ssim": ms_ssim,
                         "ms_ssim_db": metrics.ms_ssim_db(ms_ssim),
                         "encoding_time": encoding,
                         "decoding_time": decoding})
+      if ssims is not None:
+        summaries[-1]["ssim"] = ssims[k]
   return merged
 
 

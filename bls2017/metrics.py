@@ -5,14 +5,23 @@ import math
 import numpy as np
 import tensorflow as tf
 
-# tf.image.ssim_multiscale's five scales with an 11-tap filter need at least
-# (11 - 1) * 2**4 + 1 pixels a side.
+# tf.image.ssim's 11-tap Gaussian filter needs 11 pixels a side; its
+# multiscale form, with five scales, (11 - 1) * 2**4 + 1.
+SSIM_MIN_SIDE = 11
 MS_SSIM_MIN_SIDE = 161
 
 
 def psnr(x, x_hat):
   """PSNR in dB of uint8 images [H, W, C] (over all channels)."""
   return float(tf.image.psnr(_float(x), _float(x_hat), max_val=255))
+
+
+def ssim(x, x_hat):
+  """SSIM (Wang et al. 2004; tf.image.ssim, 11x11 Gaussian window, mean over
+  channels) of uint8 images [H, W, C], or NaN if a side is too small."""
+  if min(np.shape(x)[:2]) < SSIM_MIN_SIDE:
+    return float("nan")
+  return float(tf.image.ssim(_float(x), _float(x_hat), 255))
 
 
 def ms_ssim(x, x_hat):
@@ -35,9 +44,9 @@ def bpp(num_bytes, x):
 
 
 def quality(x, x_hat):
-  """Dict of psnr, ms_ssim and ms_ssim_db."""
+  """Dict of psnr, ssim, ms_ssim and ms_ssim_db."""
   value = ms_ssim(x, x_hat)
-  return {"psnr": psnr(x, x_hat), "ms_ssim": value,
+  return {"psnr": psnr(x, x_hat), "ssim": ssim(x, x_hat), "ms_ssim": value,
           "ms_ssim_db": ms_ssim_db(value)}
 
 

@@ -37,8 +37,9 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
   assert len(matched) == 4  # 2 images x 2 codecs.
   result = json.loads((out / "bls2017.json").read_text())
   assert set(result) == {"name", "description", "results"}
-  assert set(result["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb",
-                                    "encoding_time", "decoding_time"}
+  assert set(result["results"]) == {"bpp", "psnr-rgb", "ssim-rgb",
+                                    "ms-ssim-rgb", "encoding_time",
+                                    "decoding_time"}
   rows = [r for r in csv.DictReader(open(out / "per_image.csv"))
           if r["method"] == "bls2017"]
   assert len(rows) == 2
@@ -58,6 +59,7 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
   # MS-SSIM is undefined below 161 px a side and reported as NaN.
   assert np.isnan(float(rows[0]["ms_ssim"]))
   assert 0 < float(rows[1]["ms_ssim"]) <= 1
+  assert all(0 < float(r["ssim"]) < 1 for r in rows)
 
 
 def test_match_size_stays_at_or_under_target():
@@ -200,3 +202,29 @@ def test_readme_bd_table_is_the_committed_results():
   with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
     readme = f.read()
   assert evaluation.bd_table("bls2017", results, README_ANCHORS) in readme
+
+
+def test_ssim_is_one_for_identical_images_and_falls_with_noise():
+  x = synthetic_image(48, 64)
+  rng = np.random.default_rng(0)
+  values = [metrics.ssim(x, np.clip(x + rng.normal(0, sigma, x.shape), 0, 255)
+                         .astype(np.uint8)) for sigma in (0, 4, 16, 48)]
+  assert values[0] == 1 and values[0] > values[1] > values[2] > values[3] > 0
+  assert np.isnan(metrics.ssim(x[:10], x[:10]))  # Under the 11-tap window.
+
+
+def test_results_files_without_ssim_still_merge(tmp_path):
+  old = {"name": "old", "description": "before SSIM", "results": {
+      "bpp": [0.5, 1.0], "psnr-rgb": [28.0, 31.0], "ms-ssim-rgb": [0.95, 0.98],
+      "encoding_time": [0.1, 0.1], "decoding_time": [0.1, 0.1]}}
+  new = dict(old, name="new", results=dict(old["results"],
+                                           **{"ssim-rgb": [0.8, 0.9]}))
+  paths = []
+  for content in (old, new):
+    paths.append(tmp_path / f"{content['name']}.json")
+    paths[-1].write_text(json.dumps(content))
+  evaluation.merge_results(paths, "old", tmp_path / "merged")
+  merged_old = json.loads((tmp_path / "merged" / "old.json").read_text())
+  merged_new = json.loads((tmp_path / "merged" / "new.json").read_text())
+  assert "ssim-rgb" not in merged_old["results"]
+  assert merged_new["results"]["ssim-rgb"] == [0.8, 0.9]
