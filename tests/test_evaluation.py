@@ -228,3 +228,33 @@ def test_results_files_without_ssim_still_merge(tmp_path):
   merged_new = json.loads((tmp_path / "merged" / "new.json").read_text())
   assert "ssim-rgb" not in merged_old["results"]
   assert merged_new["results"]["ssim-rgb"] == [0.8, 0.9]
+
+
+@pytest.mark.slow
+def test_evaluate_grayscale_model_on_luma_and_relaxed_vs_real(
+    gray_model_path, rgb_model_path, tmp_path):
+  # relaxed_vs_real takes 128x128 patches of the images that have them.
+  for k, (h, w) in enumerate([(40, 56), (136, 144)]):
+    Image.fromarray(synthetic_image(h, w)).save(tmp_path / f"{k}.png")
+  out = tmp_path / "results"
+  assert run_cli("evaluate", tmp_path, "--model", rgb_model_path, "--model",
+                 gray_model_path, "--output_dir", out, "--codecs", "jpeg",
+                 "--relaxed_vs_real", 6) == 0
+  gray = json.loads((out / "bls2017-gray.json").read_text())
+  assert len(gray["results"]["bpp"]) == 1
+  rows = [r for r in csv.DictReader(open(out / "per_image.csv"))
+          if r["method"] == "bls2017-gray"]
+  assert len(rows) == 2
+  gray_codec = codec.load(gray_model_path)
+  for row in rows:
+    # The grayscale curve is measured on the luma of the RGB images.
+    luma = np.asarray(Image.open(tmp_path / row["image"]).convert("L"))
+    luma = luma[..., None]
+    x_hat = gray_codec.decompress(gray_codec.compress(luma))
+    assert float(row["psnr"]) == pytest.approx(metrics.psnr(luma, x_hat),
+                                               abs=1e-4)
+  # --relaxed_vs_real: the figure 4 check of the first model, on N patches.
+  relaxed = json.loads((out / "relaxed_vs_real.json").read_text())
+  assert relaxed["summary"]["patches"] == 6 and len(relaxed["patches"]) == 6
+  for name in ("relaxed_vs_real_rate.png", "relaxed_vs_real_mse.png"):
+    assert (out / name).stat().st_size > 5000, name
