@@ -192,13 +192,21 @@ def test_tensorflow_log_stays_off_the_error_output(tmp_path):
 
 def test_verbose_output_or_the_users_setting_keeps_the_tensorflow_log(
     monkeypatch):
+  import logging  # pylint: disable=import-outside-toplevel
   from bls2017 import tf_log  # pylint: disable=import-outside-toplevel
+  logger = logging.getLogger("tensorflow")
+  # Record the level instead of setting it: the suite's log stays as it is.
+  monkeypatch.setattr(logger, "quiet_level", None, raising=False)
+  monkeypatch.setattr(logger, "setLevel", lambda level: setattr(
+      logger, "quiet_level", level))
   monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
   for argv in (["compress", "-V", "x.png"], ["train", "--verbose=2"]):
     tf_log.quiet_unless_asked(argv)
     assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ, argv
+    assert logger.quiet_level is None, argv
   tf_log.quiet_unless_asked(["train", "--verbose=0"])
   assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+  assert logger.quiet_level == logging.ERROR
   monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
   tf_log.quiet_unless_asked(["compress", "x.png"])
   assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from bls2017 import codec, images, zoo
+from bls2017 import codec, images, metrics, zoo
 from cli_helpers import ROOT, run_cli
 
 NAMES = list(zoo.catalog())
@@ -73,6 +73,9 @@ def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
   assert len(data) == pytest.approx(entry["sample_photo_bytes"], rel=1e-3)
   x_hat = model.decompress(data)
   assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+  # Quality floor: on the sample photo every shipped model reaches at least
+  # its recorded mean PSNR on the validation set (it does by 0.9-1.4 dB).
+  assert metrics.psnr(x, x_hat) >= entry["validation"]["psnr"], name
   # Decoding is bit-exact across processes, whichever process encoded.
   other_data, other_x_hat = encoded_elsewhere[name]
   np.testing.assert_array_equal(model.decompress(other_data), other_x_hat)
