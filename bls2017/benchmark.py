@@ -8,8 +8,9 @@ Each figure is the median of --repeats runs after one warm-up run. Images
 are the given photo (default: matplotlib's sample photograph) resized to
 each size. The commands' rows time `bls2017 compress` and `decompress` of
 the first size in fresh processes, beside a bare `import tensorflow,
-tensorflow_compression` in the same way, and give their ratio to it. Peak memory is the process's maximum resident set size, so
-measure one large size per run to attribute it, e.g.
+tensorflow_compression` in the same way, and give their ratio to it. Peak
+memory is the process's maximum resident set size, so measure one large
+size per run to attribute it, e.g.
     python -m bls2017.benchmark --sizes 7680x4320 --repeats 1 --skip_training
 """
 
@@ -33,7 +34,7 @@ from PIL import Image
 
 from bls2017 import codec as codec_lib
 from bls2017 import data, images, metrics
-from bls2017.timing import median_seconds
+from bls2017.timing import add_timing_flags, median_seconds
 from bls2017.model import BLS2017Model
 
 SIZES = "768x512,1920x1080"
@@ -97,16 +98,12 @@ def parse_args(argv):
                       help="Photo to resize. Default: the sample photo.")
   parser.add_argument("--sizes", default=SIZES,
                       help="Image sizes to encode and decode, WxH,...")
-  parser.add_argument("--repeats", type=int, default=5,
-                      help="Timed runs of each measurement (after one "
-                      "warm-up); the median is reported.")
+  add_timing_flags(parser, repeats=5, output="benchmark.json")
   parser.add_argument("--skip_training", action="store_true",
                       help="Leave out the training step.")
   parser.add_argument("--command_repeats", type=int, default=3,
                       help="Timed runs of the commands in fresh processes "
                       "(0: leave them out).")
-  parser.add_argument("--output", default="benchmark.json",
-                      help="JSON file to write.")
   return parser.parse_args(argv[1:])
 
 

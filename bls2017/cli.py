@@ -481,13 +481,6 @@ def user_error_types():
           codec_lib.TargetRateError, FloatingPointError, OSError)
 
 
-def __getattr__(name):
-  # USER_ERRORS is built when asked for: naming its classes loads TensorFlow.
-  if name == "USER_ERRORS":
-    return user_error_types()
-  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def main(args):
   run_reporting_errors(args, "bls2017", user_error_types())
 

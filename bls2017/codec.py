@@ -15,6 +15,8 @@ range-coding tables stored with the model, so encoder and decoder code with
 identical tables.
 """
 
+import functools
+
 import tensorflow as tf
 import tensorflow_compression as tfc
 
@@ -191,13 +193,16 @@ class Codec:
     codes for values outside the tables); the ratio is the coding overhead.
     """
     y = self.model.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
-    # The prior's -log2 mass of the values the codec codes: rounded with
-    # the stored offsets.
-    estimator = self.model.entropy_model(
+    _, bits = self._estimator(y, training=False)
+    return float(tf.reduce_sum(bits))
+
+  @functools.cached_property
+  def _estimator(self):
+    # The prior's -log2 mass of the values the codec codes: rounded with the
+    # stored offsets.
+    return self.model.entropy_model(
         compression=False,
         quantization_offset=self.loaded.tables["quantization_offset"])
-    _, bits = estimator(y, training=False)
-    return float(tf.reduce_sum(bits))
 
   def decompress(self, data):
     """Bitstream bytes -> uint8 array [H, W, channels].

@@ -10,6 +10,7 @@ images.
 
 import csv
 from concurrent import futures
+import functools
 import glob as glob_lib
 import io
 import json
@@ -59,44 +60,58 @@ def evaluate_codec(codec, paths, progress=True, label=None):
   return records
 
 
+class Measured:
+  """What is known of one classical codec on one image: its encodings and
+  their records (size and quality) by quality setting, so that the sweep
+  and every rate matching encode and measure each setting once."""
+
+  def __init__(self):
+    self.encodings = {}  # {quality: bytes}
+    self.records = {}  # {quality: record without timings}
+
+
 def evaluate_baseline(codec, paths, settings=None, progress=True,
-                      encodings=None):
+                      measured=None):
   """{setting: per-image records} for a Pillow codec's quality sweep.
 
   Run one image at a time, so that the timings are of one encoder alone.
-  encodings: a dict that gains {(path, 3): {quality: bytes}} (for
-  `rate_matched`).
+  measured: a dict that gains {(path, 3): Measured} (for `rate_matched`).
   """
   settings = settings or baselines.SWEEP[codec]
   results = {q: [] for q in settings}
-  encodings = {} if encodings is None else encodings
+  measured = {} if measured is None else measured
   for path in tqdm(paths, desc=f"{codec} quality sweep",
                    disable=not progress):
     x = images.read(path, 3)
+    known = measured.setdefault((path, 3), Measured())
     for quality in settings:
       start = time.perf_counter()
       data = baselines.encode(codec, x, quality)
       encoded = time.perf_counter()
-      encodings.setdefault((path, 3), {})[quality] = data
       x_hat = baselines.decode(data, x.shape[-1])
       decoded = time.perf_counter()
       record = _record(path, x, x_hat, len(data))
+      known.encodings[quality] = data
+      known.records[quality] = dict(record)
       record.update(quality=quality, encoding_time=encoded - start,
                     decoding_time=decoded - encoded)
       results[quality].append(record)
   return results
 
 
-def rate_matched(codec, path, x, max_bytes, encodings=None):
+def rate_matched(codec, path, x, max_bytes, known=None):
   """Record of `codec` at its largest size not above max_bytes.
 
-  encodings: {quality: bytes} of x made before; gains the new ones
-  (`baselines.match_size`).
+  known: the `Measured` of this codec on x; the search starts from its
+  encodings (`baselines.match_size`), a setting already measured is not
+  measured again, and it gains what is new.
   """
-  quality, data = baselines.match_size(codec, x, max_bytes, encodings)
-  record = _record(path, x, baselines.decode(data, x.shape[-1]), len(data))
-  record["quality"] = quality
-  return record
+  known = known or Measured()
+  quality, data = baselines.match_size(codec, x, max_bytes, known.encodings)
+  if quality not in known.records:
+    known.records[quality] = _record(
+        path, x, baselines.decode(data, x.shape[-1]), len(data))
+  return dict(known.records[quality], quality=quality)
 
 
 # The `bjontegaard` package warns below this curve overlap.
@@ -245,22 +260,23 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
     rows += [dict(method=method, model=name, **r) for r in records]
     curves.setdefault(method, []).append(dict(summarize(records), model=name))
     write_method(method)
-  # Each codec's encodings of each image, shared by the sweep and all the
-  # rate matching: {codec: {(path, channels): {quality: bytes}}}.
-  encodings = {baseline: {} for baseline in baseline_codecs}
+  # What each codec made of each image, shared by the sweep and all the
+  # rate matching: {codec: {(path, channels): Measured}}.
+  measured = {baseline: {} for baseline in baseline_codecs}
   for baseline in baseline_codecs:
     sweep = evaluate_baseline(baseline, paths, progress=progress,
-                              encodings=encodings[baseline])
+                              measured=measured[baseline])
     curves[baseline] = [dict(summarize(r), quality=q)
                         for q, r in sweep.items()]
     rows += [dict(method=baseline, **r) for rs in sweep.values() for r in rs]
     write_method(baseline)
   write_csv(os.path.join(output_dir, "per_image.csv"), rows)
   # Rate-matched: each codec at the largest size not above the model's.
+  read = functools.lru_cache(maxsize=None)(images.read)  # Once an image.
   for name, codec, records in zip(names, codecs, per_model):
     for baseline in baseline_codecs:
       matched += _rate_match(name, codec, baseline, paths, records,
-                             encodings[baseline], progress)
+                             measured[baseline], read, progress)
   if matched:
     write_csv(os.path.join(output_dir, "rate_matched.csv"), matched)
   bd = _write_bd(curves, anchor, output_dir)
@@ -271,16 +287,18 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   return curves, bd
 
 
-def _rate_match(name, codec, baseline, paths, records, encodings, progress):
+def _rate_match(name, codec, baseline, paths, records, measured, read,
+                progress):
   """Rate-matched records of `baseline` to model `name` on every image, the
   images coded side by side on all cores (no timings are taken here)."""
+  for path in paths:  # Created here, not by the threads.
+    measured.setdefault((path, codec.channels), Measured())
 
   def match(path_and_record):
     path, record = path_and_record
-    x = images.read(path, codec.channels)
-    known = encodings.setdefault((path, codec.channels), {})
     return dict(model=name, method=baseline, **rate_matched(
-        baseline, path, x, record["bytes"], known))
+        baseline, path, read(path, codec.channels), record["bytes"],
+        measured[(path, codec.channels)]))
 
   workers = max(1, min(len(paths), os.cpu_count() or 1))
   with futures.ThreadPoolExecutor(workers) as pool:
@@ -349,15 +367,12 @@ def read_results(paths):
       raise ResultsError(f"{path}: not a results file ({e}).") from None
     descriptions, summaries = merged.setdefault(name, ([], []))
     descriptions.append(content.get("description", name))
-    ssims = results.get("ssim-rgb")
-    for k, (bpp, psnr, ms_ssim, encoding, decoding) in enumerate(
-        zip(*columns)):
+    ssims = results.get("ssim-rgb", [None] * len(columns[0]))
+    for bpp, psnr, ms_ssim, encoding, decoding, ssim in zip(*columns, ssims):
       summaries.append({"bpp": bpp, "psnr": psnr, "ms_ssim": ms_ssim,
                         "ms_ssim_db": metrics.ms_ssim_db(ms_ssim),
-                        "encoding_time": encoding,
-                        "decoding_time": decoding})
-      if ssims is not None:
-        summaries[-1]["ssim"] = ssims[k]
+                        "encoding_time": encoding, "decoding_time": decoding,
+                        **({} if ssim is None else {"ssim": ssim})})
   return merged
 
 

@@ -1,4 +1,5 @@
-"""The benchmarks' one timer, in plain Python (the JAX side uses it too)."""
+"""The benchmarks' one timer and the flags that set it, in plain Python
+(the JAX side uses it too)."""
 
 import statistics
 import time
@@ -14,3 +15,12 @@ def median_seconds(fn, repeats):
     fn()
     times.append(time.perf_counter() - start)
   return statistics.median(times)
+
+
+def add_timing_flags(parser, repeats, output):
+  """--repeats (for `median_seconds`) and --output (the JSON written), as
+  every argparse-flags benchmark names them."""
+  parser.add_argument("--repeats", type=int, default=repeats,
+                      help="Timed runs of each measurement (after one "
+                      "warm-up); the median is reported.")
+  parser.add_argument("--output", default=output, help="JSON file to write.")

@@ -26,6 +26,7 @@ tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 import tensorflow as tf
 
 from bls2017 import data, images
+from bls2017.timing import add_timing_flags
 from bls2017.timing import median_seconds as _median_seconds
 from bls2017.model import BLS2017Model
 
@@ -129,16 +130,11 @@ def parse_args(argv):
                       help="Patches a step.")
   parser.add_argument("--num_filters", type=int, default=128,
                       help="Filters per layer of the timed model.")
-  parser.add_argument("--repeats", type=int, default=20,
-                      help="Timed runs of each measurement (after one "
-                      "warm-up); the median is reported.")
-  parser.add_argument("--output", default="training_benchmark.json",
-                      help="JSON file to write.")
+  add_timing_flags(parser, repeats=20, output="training_benchmark.json")
   return parser.parse_args(argv[1:])
 
 
 def main(args):
-
   plain = iter(plain_pipeline(args.train_glob, args.patchsize,
                               args.batchsize))
   start = time.perf_counter()

@@ -71,7 +71,8 @@ parse_args = bls2017_cli.command_parser(__doc__, _add_train_parser,
 
 
 def main(args):
-  bls2017_cli.run_reporting_errors(args, "cae_admm", bls2017_cli.USER_ERRORS)
+  bls2017_cli.run_reporting_errors(args, "cae_admm",
+                                   bls2017_cli.user_error_types())
 
 
 def run():

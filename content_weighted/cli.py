@@ -72,7 +72,7 @@ parse_args = bls2017_cli.command_parser(__doc__, _add_train_parser,
 
 def main(args):
   bls2017_cli.run_reporting_errors(args, "content_weighted",
-                                   bls2017_cli.USER_ERRORS)
+                                   bls2017_cli.user_error_types())
 
 
 def run():

@@ -16,6 +16,8 @@ the importance-map string, that string, T 2-byte lengths of the plane
 strings, then the plane strings (all big-endian).
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -209,13 +211,14 @@ class Codec(bls2017_codec.Codec):
     codes, k, mask = self.codes(x)
     where = tf.where(mask > 0)
     symbols = tf.cast(tf.gather_nd(codes, where), tf.int32)
-    cdf = tf.gather(self._factorized_cdfs(), where[:, 2])
+    cdf = tf.gather(self.factorized_cdfs, where[:, 2])
     string = context.range_encode(symbols, cdf)
     map_model = self.compressor.encoder.map_model
     map_string = map_model.compress(tf.cast(k, tf.float32))
     return symbols, map_string.numpy(), string.numpy()
 
-  def _factorized_cdfs(self):
+  @functools.cached_property
+  def factorized_cdfs(self):
     """[C, Q + 1] CDFs over the code values from the fitted tables; values
     outside a channel's fitted range get its escape probability."""
     tables = _code_tables(self.loaded.tables)

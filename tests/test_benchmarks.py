@@ -3,10 +3,12 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from bls2017 import benchmark, training_benchmark, zoo
 from bls2017.zoo import __main__ as zoo_command
+from conftest import make_model_file
 from synthetic import write_training_images
 
 
@@ -47,16 +49,19 @@ def test_training_benchmark_times_every_part(tmp_path):
   assert len(timed) >= 5 and all(row["seconds"] > 0 for row in timed)
 
 
-def test_zoo_command_ships_a_model_with_its_record(rgb_model_path, tmp_path,
-                                                   write_image, monkeypatch):
+def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
+                                                   monkeypatch):
+  # 32 filters: kernels large enough to be stored as int8 when asked.
+  model_path = make_model_file(tmp_path / "trained.npz", 3, num_filters=32)
   monkeypatch.setattr(zoo, "ZOO_DIR", str(tmp_path))
   path, _ = write_image(40, 56)
   zoo_command.main(zoo_command.parse_args([
-      "zoo", "toy-1", rgb_model_path, "--validation_images",
+      "zoo", "toy-1", model_path, "--validation_images",
       os.path.dirname(path), "--hardware", "2 CPU cores",
       "--wall_time_hours", "0.1", "--weights_dtype", "int8"]))
   entry = json.loads((tmp_path / "models.json").read_text())["toy-1"]
   assert entry["training"]["hardware"] == "2 CPU cores"
   assert entry["training"]["wall_time_hours"] == 0.1
   assert entry["validation"]["bpp"] > 0 and entry["sample_photo_bytes"] > 16
-  assert (tmp_path / "toy-1.npz").exists()
+  with np.load(tmp_path / "toy-1.npz") as shipped:  # --weights_dtype int8.
+    assert any(name.startswith("scale_") for name in shipped.files)

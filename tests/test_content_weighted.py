@@ -252,7 +252,7 @@ def test_factorized_ablation_string_decodes(cw_path):
   symbols, _, string = codec.factorized_strings(x)
   _, _, mask = codec.codes(x)
   channels = tf.where(mask > 0)[:, 2]
-  cdf = tf.gather(codec._factorized_cdfs(), channels)  # pylint: disable=protected-access
+  cdf = tf.gather(codec.factorized_cdfs, channels)
   decoded = context.range_decode(string, cdf)
   np.testing.assert_array_equal(decoded, symbols)
 

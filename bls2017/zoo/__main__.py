@@ -49,7 +49,6 @@ def parse_args(argv):
 
 
 def main(args):
-
   # Written afresh rather than copied, so the shipped tables are built by
   # this version's model_file.coding_tables.
   source = model_file.load(args.model_path)
