@@ -50,8 +50,8 @@ setup(
         "bls2017=bls2017.cli:run", "mnist_demo=mnist_demo.cli:run",
         "cae_admm=cae_admm.cli:run",
         "content_weighted=content_weighted.cli:run"],
-        # Each system registers its codec (bls2017.systems).
+        # Each system registers its codec (bls2017.core.systems).
         "bls2017.systems": [
-            "bls2017=bls2017:SYSTEM", "cae_admm=cae_admm:SYSTEM",
+            "bls2017=bls2017.paper:SYSTEM", "cae_admm=cae_admm:SYSTEM",
             "content_weighted=content_weighted:SYSTEM"]},
 )

@@ -26,16 +26,16 @@ import numpy as np
 from absl import app
 from absl.flags import argparse_flags
 
-from bls2017 import tf_log
+from bls2017.core import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # pylint: disable=wrong-import-position
 import tensorflow as tf
 from PIL import Image
 
-from bls2017 import codec as codec_lib
-from bls2017 import data, images, metrics
-from bls2017.timing import add_timing_flags, median_seconds
-from bls2017.model import BLS2017Model
+from bls2017.core import codec as codec_lib
+from bls2017.core import data, images, metrics
+from bls2017.core.timing import add_timing_flags, median_seconds
+from bls2017.paper.model import BLS2017Model
 
 SIZES = "768x512,1920x1080"
 

@@ -20,15 +20,15 @@ import time
 from absl import app
 from absl.flags import argparse_flags
 
-from bls2017 import tf_log
+from bls2017.core import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # pylint: disable=wrong-import-position
 import tensorflow as tf
 
-from bls2017 import data, images
-from bls2017.timing import add_timing_flags
-from bls2017.timing import median_seconds as _median_seconds
-from bls2017.model import BLS2017Model
+from bls2017.core import data, images
+from bls2017.core.timing import add_timing_flags
+from bls2017.core.timing import median_seconds as _median_seconds
+from bls2017.paper.model import BLS2017Model
 
 
 def plain_pipeline(pattern, patchsize, batchsize):

@@ -7,7 +7,7 @@ coded latents z_hat that are zero, over a set of images.
 import numpy as np
 from tqdm import tqdm
 
-from bls2017 import evaluation, images, metrics
+from bls2017.core import evaluation, images, metrics
 
 
 def measure(codec, paths, desc=None):

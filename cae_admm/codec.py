@@ -12,8 +12,8 @@ model that wrote them and corrupt files are refused the same way.
 import numpy as np
 import tensorflow as tf
 
-from bls2017 import codec as bls2017_codec
-from bls2017 import empirical_prior, model_file
+from bls2017.core import codec as shared_codec
+from bls2017.core import empirical_prior, model_file
 from cae_admm import SYSTEM
 from cae_admm.model import STRIDE, CAEADMMModel
 
@@ -39,8 +39,8 @@ def fitted_tables(model, patches):
       [batch.reshape(-1, batch.shape[-1]) for batch in latents]))
 
 
-class Codec(bls2017_codec.Codec):
-  """A loaded CAE-ADMM model file as a codec (see bls2017.codec.Codec)."""
+class Codec(shared_codec.Codec):
+  """A loaded CAE-ADMM model file as a codec (see bls2017.core.codec.Codec)."""
 
   system = SYSTEM
 
@@ -49,17 +49,17 @@ class Codec(bls2017_codec.Codec):
     entropy_model = empirical_prior.entropy_model(
         loaded.tables, model.latent_channels, coding_rank=3)
     return (
-        bls2017_codec.Compressor(
-            bls2017_codec.LatentEncoder(QuantizedEncoder(model),
+        shared_codec.Compressor(
+            shared_codec.LatentEncoder(QuantizedEncoder(model),
                                         entropy_model),
             model.channels, loaded.fingerprint, STRIDE, MAGIC),
-        bls2017_codec.Decompressor(
-            bls2017_codec.LatentDecoder(model.g_s, entropy_model),
+        shared_codec.Decompressor(
+            shared_codec.LatentDecoder(model.g_s, entropy_model),
             model.channels, loaded.fingerprint, STRIDE, MAGIC))
 
   def latents(self, x):
     """z_hat of a uint8 image [H, W, C], as the compressor codes it."""
-    x = bls2017_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)
+    x = shared_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)
     return self.compressor.encoder.g_a(x[None]).numpy()
 
   def information_content(self, x):

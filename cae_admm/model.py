@@ -13,7 +13,7 @@ after training (see `codec`).
 
 import tensorflow as tf
 
-from bls2017.lagrangian import LagrangianModel
+from bls2017.core.lagrangian import LagrangianModel
 from cae_admm import SYSTEM, admm
 
 # Total downsampling factor of the encoder (2 * 2 * 2).

@@ -1,11 +1,11 @@
 """`cae_admm train`: its `Config`, and the model it trains on the shared
-Keras loop (`bls2017.train`) -- distortion under the ADMM pruning schedule,
+Keras loop (`bls2017.core.training`) -- distortion under the ADMM pruning schedule,
 then factorized tables fitted to the pruned integer latents."""
 
 import dataclasses
 
-from bls2017 import train as training
-from bls2017.train_config import KerasTrainConfig
+from bls2017.core import training
+from bls2017.core.train_config import KerasTrainConfig
 from cae_admm import codec, model as model_lib
 
 

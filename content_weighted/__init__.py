@@ -8,11 +8,12 @@ D. Zhang: "Learning Content-Weighted Deep Image Compression", IEEE TPAMI
 trimmed convolutional context model with parallel decoding).
 """
 
-from bls2017 import systems
+from bls2017.core import systems
 
 SYSTEM = systems.register(systems.System(
     name="content_weighted", magic=b"CW", description="Li et al. 2018 "
-    "(importance map + context model)", opener="content_weighted.codec:load"))
+    "(importance map + context model)", opener="content_weighted.codec:load",
+    model="content_weighted.model:ContentWeightedModel"))
 
 # The importance map's straight-through gradients (`importance.py`); here,
 # free of TensorFlow, for the command's flags.

@@ -13,7 +13,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from bls2017 import bitstream, evaluation, images, metrics
+from bls2017.core import bitstream, evaluation, images, metrics
 from content_weighted import sequential
 
 

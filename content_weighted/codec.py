@@ -21,8 +21,8 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from bls2017 import bitstream, empirical_prior, images, model_file
-from bls2017 import codec as bls2017_codec
+from bls2017.core import bitstream, empirical_prior, images, model_file
+from bls2017.core import codec as shared_codec
 from content_weighted import SYSTEM, context
 from content_weighted.model import STRIDE, ContentWeightedModel
 
@@ -171,7 +171,7 @@ class CodesDecoder(tf.Module):
     return self.model.synthesize(codes[None], k[None])
 
 
-class Codec(bls2017_codec.Codec):
+class Codec(shared_codec.Codec):
   """A loaded content-weighted model file as a codec."""
 
   system = SYSTEM
@@ -182,10 +182,10 @@ class Codec(bls2017_codec.Codec):
     map_model = empirical_prior.entropy_model(
         _map_tables(loaded.tables), 1, coding_rank=3)
     return (
-        bls2017_codec.Compressor(CodesEncoder(model, map_model),
+        shared_codec.Compressor(CodesEncoder(model, map_model),
                                  model.channels, loaded.fingerprint, STRIDE,
                                  MAGIC),
-        bls2017_codec.Decompressor(CodesDecoder(model, map_model),
+        shared_codec.Decompressor(CodesDecoder(model, map_model),
                                    model.channels, loaded.fingerprint, STRIDE,
                                    MAGIC))
 
@@ -198,7 +198,7 @@ class Codec(bls2017_codec.Codec):
 
   def codes(self, x):
     """(codes [h, w, C], importance levels k [h, w, 1], mask [h, w, C])."""
-    x = bls2017_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)[None]
+    x = shared_codec.pad_to_stride(tf.cast(x, tf.float32), STRIDE)[None]
     e, p = self.model.analyse(x)
     k = self.model.importance_levels(p)
     return (self.model.quantizer.indices(e)[0], k[0],

@@ -15,10 +15,9 @@ trains only the context model (its inputs are held fixed).
 import math
 
 import tensorflow as tf
-import tensorflow_compression as tfc
 
-from bls2017.lagrangian import LagrangianModel
-from bls2017.model import signal_conv
+from bls2017.core.lagrangian import LagrangianModel
+from bls2017.core.layers import GDNTransform
 from content_weighted import SYSTEM, context, importance
 
 # Total downsampling factor of the encoder (2 * 2 * 2).
@@ -27,31 +26,22 @@ STRIDE = 8
 
 
 
-class Encoder(tf.keras.Sequential):
+class Encoder(GDNTransform):
   """g_a: x (0..255) -> features f [H/8, W/8, num_filters] (conv + GDN)."""
 
   def __init__(self, num_filters):
-    super().__init__(name="g_a")
-    self.add(tf.keras.layers.Rescaling(1 / 255))
-    self.add(signal_conv(num_filters, 9, 2, False, "layer_0",
-                         tfc.GDN(name="gdn_0")))
-    self.add(signal_conv(num_filters, 5, 2, False, "layer_1",
-                         tfc.GDN(name="gdn_1")))
-    self.add(signal_conv(num_filters, 5, 2, False, "layer_2",
-                         tfc.GDN(name="gdn_2")))
+    super().__init__("g_a", up=False, stages=(
+        (num_filters, 9, 2, True), (num_filters, 5, 2, True),
+        (num_filters, 5, 2, True)))
 
 
-class Decoder(tf.keras.Sequential):
+class Decoder(GDNTransform):
   """g_s: masked dequantized codes -> x_hat (0..255), with inverse GDN."""
 
   def __init__(self, num_filters, channels):
-    super().__init__(name="g_s")
-    self.add(signal_conv(num_filters, 5, 2, True, "layer_0",
-                         tfc.GDN(inverse=True, name="igdn_0")))
-    self.add(signal_conv(num_filters, 5, 2, True, "layer_1",
-                         tfc.GDN(inverse=True, name="igdn_1")))
-    self.add(signal_conv(channels, 9, 2, True, "layer_2"))
-    self.add(tf.keras.layers.Rescaling(255))
+    super().__init__("g_s", up=True, stages=(
+        (num_filters, 5, 2, True), (num_filters, 5, 2, True),
+        (channels, 9, 2, False)))
 
 
 class ContentWeightedModel(LagrangianModel):

@@ -27,7 +27,7 @@ import constriction
 import numpy as np
 import tensorflow as tf
 
-from bls2017.architecture import latent_side
+from bls2017.core.images import latent_side
 from content_weighted import context
 from content_weighted.model import STRIDE
 

@@ -1,11 +1,11 @@
 """`content_weighted train`: its `Config`, and the model it trains on the
-shared Keras loop (`bls2017.train`) -- R_proxy + lambda * MSE with the
+shared Keras loop (`bls2017.core.training`) -- R_proxy + lambda * MSE with the
 context model -- then the importance map's fitted factorized tables."""
 
 import dataclasses
 
-from bls2017 import train as training
-from bls2017.train_config import KerasTrainConfig
+from bls2017.core import training
+from bls2017.core.train_config import KerasTrainConfig
 from content_weighted import codec, model as model_lib
 
 

@@ -12,8 +12,8 @@ MNIST IDX files.
 
 from absl.flags import argparse_flags
 
-from bls2017 import lazy
-from bls2017.cli import command_line, run_command, run_reporting_errors
+from bls2017.core import lazy
+from bls2017.core.commands import command_line, run_command, run_reporting_errors
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
 data = lazy.module("mnist_demo.data")

@@ -11,7 +11,7 @@ with the same tables.
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from bls2017.lagrangian import LagrangianModel
+from bls2017.core.lagrangian import LagrangianModel
 
 
 def make_analysis_transform(latent_dims):

@@ -6,7 +6,7 @@
 from matplotlib.figure import Figure
 import numpy as np
 
-from bls2017.plots import save as _save
+from bls2017.core.plots import save as _save
 
 
 def codec_grid(path, originals, strings, bits, reconstructions):

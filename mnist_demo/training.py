@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from bls2017 import images, train_config
+from bls2017.core import images, train_config
 from mnist_demo import data, plots
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
 

@@ -47,7 +47,7 @@ def assert_exported_codec_round_trips(codec, directory, x):
   """Exports `codec`'s SavedModels; they write and read its bitstreams."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bls2017 import export  # pylint: disable=import-outside-toplevel
+  from bls2017.core import export
   export.export(codec, str(directory))
   compressor = tf.saved_model.load(str(directory / "compressor"))
   decompressor = tf.saved_model.load(str(directory / "decompressor"))

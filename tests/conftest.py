@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bls2017 import model_file
-from bls2017.model import BLS2017Model
+from bls2017.core import model_file
+from bls2017.paper.model import BLS2017Model
 from synthetic import disc_digits, synthetic_image, write_idx
 
 

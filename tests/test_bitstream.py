@@ -3,7 +3,10 @@
 import pytest
 import tensorflow as tf
 
-from bls2017 import bitstream
+from bls2017.core import bitstream
+from bls2017.paper import SYSTEM
+
+MAGIC = SYSTEM.magic  # b"BL"
 
 HEADER = bitstream.Header(channels=3, fingerprint=b"\x01\x02\x03\x04",
                           height=321, width=481)
@@ -11,7 +14,7 @@ PAYLOAD = bytes(range(200)) * 3
 
 
 def test_header_is_16_bytes_and_documented_layout():
-  data = bitstream.pack(HEADER, PAYLOAD)
+  data = bitstream.pack(HEADER, PAYLOAD, MAGIC)
   assert bitstream.HEADER_BYTES == 16
   assert len(data) == 16 + len(PAYLOAD)
   assert data[:4] == b"BL\x01\x03"
@@ -21,7 +24,7 @@ def test_header_is_16_bytes_and_documented_layout():
 
 
 def test_unpack_round_trip():
-  header, payload = bitstream.unpack(bitstream.pack(HEADER, PAYLOAD),
+  header, payload = bitstream.unpack(bitstream.pack(HEADER, PAYLOAD, MAGIC),
                                      HEADER.fingerprint)
   assert (header.channels, header.fingerprint, header.height,
           header.width) == (3, HEADER.fingerprint, 321, 481)
@@ -32,20 +35,20 @@ def test_unpack_round_trip():
 def test_graph_pack_matches_python_pack(height, width):
   header = bitstream.Header(3, HEADER.fingerprint, height, width)
   graph = bitstream.tf_pack(3, HEADER.fingerprint, tf.constant(height),
-                            tf.constant(width), tf.constant(PAYLOAD))
-  assert graph.numpy() == bitstream.pack(header, PAYLOAD)
-  h, w, payload = bitstream.tf_unpack(graph, 3, HEADER.fingerprint)
+                            tf.constant(width), tf.constant(PAYLOAD), MAGIC)
+  assert graph.numpy() == bitstream.pack(header, PAYLOAD, MAGIC)
+  h, w, payload = bitstream.tf_unpack(graph, 3, HEADER.fingerprint, MAGIC)
   assert (int(h), int(w), payload.numpy()) == (height, width, PAYLOAD)
 
 
 def _variants():
-  good = bitstream.pack(HEADER, PAYLOAD)
+  good = bitstream.pack(HEADER, PAYLOAD, MAGIC)
   flipped = bytearray(good)
   flipped[100] ^= 0x10
   version = bytearray(good)
   version[2] = 7
   huge = bitstream.pack(bitstream.Header(3, HEADER.fingerprint, 65535, 65535),
-                        PAYLOAD)
+                        PAYLOAD, MAGIC)
   return {
       "empty": (b"", bitstream.NotABitstreamError, "bad magic"),
       "png": (b"\x89PNG\r\n\x1a\n" + bytes(20), bitstream.NotABitstreamError,
@@ -68,20 +71,34 @@ def _variants():
 def test_python_rejects(case):
   data, error, words = _variants()[case]
   with pytest.raises(error, match=words):
-    bitstream.unpack(data, HEADER.fingerprint)
+    bitstream.unpack(data, HEADER.fingerprint, MAGIC)
 
 
 @pytest.mark.parametrize("case", list(_variants()))
 def test_graph_rejects(case):
   data, _, _ = _variants()[case]
   with pytest.raises(tf.errors.InvalidArgumentError):
-    bitstream.tf_unpack(tf.constant(data), 3, HEADER.fingerprint)
+    bitstream.tf_unpack(tf.constant(data), 3, HEADER.fingerprint,
+                         MAGIC)
 
 
 def test_wrong_model_is_named():
-  data = bitstream.pack(HEADER, PAYLOAD)
+  data = bitstream.pack(HEADER, PAYLOAD, MAGIC)
   with pytest.raises(bitstream.WrongModelError, match="01020304") as raised:
     bitstream.unpack(data, b"\x09\x09\x09\x09")
   assert raised.value.written_by == b"\x01\x02\x03\x04"
   with pytest.raises(tf.errors.InvalidArgumentError, match="different model"):
-    bitstream.tf_unpack(tf.constant(data), 3, b"\x09\x09\x09\x09")
+    bitstream.tf_unpack(tf.constant(data), 3, b"\x09\x09\x09\x09", MAGIC)
+
+
+def test_without_a_magic_any_registered_system_is_read():
+  """unpack(magic=None) reads the header of any registered system's
+  bitstream (how `decompress` finds the shipped model that wrote a file)
+  and names an unknown magic."""
+  for magic in (b"BL", b"CA", b"CW"):
+    header, payload = bitstream.unpack(bitstream.pack(HEADER, PAYLOAD, magic))
+    assert (header.fingerprint, payload) == (HEADER.fingerprint, PAYLOAD)
+  with pytest.raises(bitstream.NotABitstreamError, match="any known system"):
+    bitstream.unpack(bitstream.pack(HEADER, PAYLOAD, b"ZZ"))
+  with pytest.raises(bitstream.NotABitstreamError, match="written by cae_admm"):
+    bitstream.unpack(bitstream.pack(HEADER, PAYLOAD, b"CA"), magic=MAGIC)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from bls2017 import bitstream, codec as bls2017_codec, model_file
+from bls2017.core import bitstream, codec as shared_codec, model_file
 from cae_admm import admm, cli
 from cae_admm import codec as cae_codec
 from cae_admm.model import CAEADMMModel
@@ -66,7 +66,7 @@ def cae_path(tmp_path_factory):
   return _model_file(tmp_path_factory.mktemp("cae") / "cae.npz")
 
 def test_round_trip_is_bit_exact_and_pruned(cae_path):
-  codec = bls2017_codec.load(cae_path)  # Dispatches on the file's system.
+  codec = shared_codec.load(cae_path)  # Dispatches on the file's system.
   assert isinstance(codec, cae_codec.Codec)
   x = synthetic_image(37, 53)
   data = codec.compress(x)
@@ -87,7 +87,7 @@ def test_bitstreams_name_their_system_and_model(cae_path, rgb_model_path,
   codec = cae_codec.load(cae_path)
   data = codec.compress(synthetic_image(16, 16))
   with pytest.raises(bitstream.NotABitstreamError, match="cae_admm"):
-    bls2017_codec.load(rgb_model_path).decompress(data)
+    shared_codec.load(rgb_model_path).decompress(data)
   other = cae_codec.load(_model_file(tmp_path / "other.npz", seed=1))
   with pytest.raises(bitstream.WrongModelError):
     other.decompress(data)

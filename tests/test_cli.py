@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from bls2017 import cli, codec, images
+from bls2017.core import codec, images
 from cli_helpers import ROOT, run_cli, run_subprocess, run_without_project
 
 
@@ -193,7 +193,7 @@ def test_tensorflow_log_stays_off_the_error_output(tmp_path):
 def test_verbose_output_or_the_users_setting_keeps_the_tensorflow_log(
     monkeypatch):
   import logging  # pylint: disable=import-outside-toplevel
-  from bls2017 import tf_log  # pylint: disable=import-outside-toplevel
+  from bls2017.core import tf_log
   logger = logging.getLogger("tensorflow")
   # Record the level instead of setting it: the suite's log stays as it is.
   monkeypatch.setattr(logger, "quiet_level", None, raising=False)

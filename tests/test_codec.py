@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from bls2017 import bitstream, codec, images, model_file
+from bls2017.core import bitstream, codec, images, model_file
+from bls2017.paper import codec as paper_codec
+from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 
 
@@ -73,7 +75,7 @@ def test_stored_tables_are_used_not_recomputed(rgb_model_path, rgb_codec,
   assert data[bitstream.HEADER_BYTES:] != (
       rgb_codec.compress(x)[bitstream.HEADER_BYTES:])
   assert other.decompress(data).shape == x.shape
-  entropy_model = codec.shared_entropy_model(model_file.load(
+  entropy_model = paper_codec.shared_entropy_model(model_file.load(
       str(altered)).tables, 8)
   np.testing.assert_array_equal(
       entropy_model.quantization_offset.numpy(), np.full(8, 0.4, np.float32))
@@ -108,8 +110,10 @@ def test_wrong_input_shape_refused(rgb_codec):
 def test_corrupt_model_file(tmp_path):
   path = tmp_path / "bad.npz"
   path.write_bytes(b"not a zip")
-  with pytest.raises(model_file.ModelFileError, match="not a bls2017"):
+  with pytest.raises(model_file.ModelFileError, match="not a model file"):
     model_file.load(str(path))
+  with pytest.raises(model_file.ModelFileError, match="not a bls2017 model"):
+    model_file.load(str(path), BLS2017Model)
   with pytest.raises(model_file.ModelFileError, match="no such"):
     model_file.load(str(tmp_path / "missing.npz"))
 

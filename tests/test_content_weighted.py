@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bls2017 import codec as bls2017_codec, model_file
+from bls2017.core import codec as shared_codec, model_file
 from cli_helpers import assert_exported_codec_round_trips, run_main
 from content_weighted import cli, context, importance, sequential
 from content_weighted import codec as cw_codec
@@ -147,7 +147,7 @@ def cw_path(tmp_path_factory):
 
 
 def test_round_trip_is_bit_exact(cw_path):
-  codec = bls2017_codec.load(cw_path)
+  codec = shared_codec.load(cw_path)
   assert isinstance(codec, cw_codec.Codec)
   x = synthetic_image(37, 29)
   data = codec.compress(x)
@@ -176,13 +176,13 @@ def test_sequential_decoding_gives_the_files_image(cw_path):
 
 
 def test_corrupt_and_foreign_bitstreams_are_refused(cw_path, rgb_model_path):
-  from bls2017 import bitstream
+  from bls2017.core import bitstream
   codec = cw_codec.load(cw_path)
   data = codec.compress(synthetic_image(16, 24))
   with pytest.raises(bitstream.CorruptBitstreamError):
     codec.decompress(data[:-1])
   with pytest.raises(bitstream.NotABitstreamError, match="content_weighted"):
-    codec.decompress(bls2017_codec.load(rgb_model_path).compress(
+    codec.decompress(shared_codec.load(rgb_model_path).compress(
         synthetic_image(16, 16)))
 
 

@@ -22,11 +22,12 @@ SCRIPT = textwrap.dedent("""
     threads = int(sys.argv[1])
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from bls2017 import codec, model_file, zoo
+    from bls2017.core import codec, model_file
+    from bls2017 import zoo  # pylint: disable=import-outside-toplevel
     for name in zoo.catalog():
       c = codec.load(name)
       # Tables recomputed here from the weights, against the stored ones.
-      tables = model_file.coding_tables(c.model)
+      tables = c.model.coding_tables()
       print(name, "tables", all(np.array_equal(tables[k], c.loaded.tables[k])
                                 for k in tables))
       image = np.load(sys.argv[2])

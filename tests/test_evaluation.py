@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017 import baselines, codec, evaluation, metrics
+from bls2017.core import baselines, codec, evaluation, metrics
 from synthetic import synthetic_image
 from cli_helpers import run_cli
 

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bls2017 import bitstream, codec
+from bls2017.core import bitstream, codec
 from synthetic import synthetic_image
 
 

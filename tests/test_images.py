@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017 import codec, images
+from bls2017.core import codec, images
 from synthetic import synthetic_image
 
 

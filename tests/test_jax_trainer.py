@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017 import model_file
+from bls2017.core import model_file
 from synthetic import synthetic_image
 from cli_helpers import run_cli
 

@@ -12,8 +12,9 @@ import os
 import numpy as np
 import pytest
 
-from bls2017 import model_file, zoo
-from bls2017.model import BLS2017Model
+from bls2017.core import model_file
+from bls2017 import zoo
+from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 
 jax = pytest.importorskip("jax", reason="the accel extra is not installed")

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from bls2017 import data
-from bls2017.model import BLS2017Model
+from bls2017.core import data
+from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 
 

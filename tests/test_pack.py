@@ -8,7 +8,7 @@ import tarfile
 import numpy as np
 from PIL import Image
 
-from bls2017 import patches
+from bls2017.core import patches
 from bls2017.jax_twin import pack
 from synthetic import synthetic_image
 

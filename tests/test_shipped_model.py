@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017 import codec, images, zoo
+from bls2017.core import codec, images
+from bls2017 import zoo
 from synthetic import integer_image
 from cli_helpers import run_cli, run_subprocess
 

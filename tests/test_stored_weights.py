@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from bls2017 import model_file, stored_weights, zoo
+from bls2017.core import model_file, stored_weights
+from bls2017 import zoo
 from bls2017.zoo import compaction
 from conftest import make_model_file
 
@@ -47,7 +48,7 @@ def test_int8_model_file_builds_its_tables_from_what_it_stores(tmp_path):
   loaded = model_file.load(path)
   # The live model was set to the expanded int8 weights before the tables
   # were built: recomputing them from the loaded model gives the same.
-  recomputed = model_file.coding_tables(loaded.model)
+  recomputed = loaded.model.coding_tables()
   for key, table in loaded.tables.items():
     np.testing.assert_array_equal(recomputed[key], table)
   assert loaded.fingerprint != source.fingerprint

@@ -3,28 +3,31 @@
 import pytest
 import tensorflow as tf
 
-import bls2017
 import cae_admm
 import content_weighted
-from bls2017 import bitstream, codec, model_file, systems
-from bls2017.model import BLS2017Model
+from bls2017 import paper
+from bls2017.core import bitstream, codec, model_file, systems
+from bls2017.paper import codec as paper_codec
+from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 
 # A fourth system, declared the way a package outside bls2017 would.
 TOY = systems.System(name="toy", magic=b"TY", description="a test system",
-                     opener="test_systems:open_toy")
+                     opener="test_systems:open_toy",
+                     model="test_systems:ToyModel")
 
 
 class ToyModel(BLS2017Model):
   system = TOY.name
 
 
-class ToyCodec(codec.Codec):
+class ToyCodec(paper_codec.Codec):
   system = TOY
 
 
 def open_toy(path):
-  return ToyCodec(model_file.load(path, ToyModel))
+  # No model class given: the registry's (TOY.model).
+  return ToyCodec(model_file.load(path))
 
 
 def _save(model_class, path):
@@ -35,7 +38,7 @@ def _save(model_class, path):
 
 def test_installed_packages_declare_their_systems():
   known = systems.registered()
-  for package in (bls2017, cae_admm, content_weighted):
+  for package in (paper, cae_admm, content_weighted):
     assert known[package.SYSTEM.name] == package.SYSTEM
   assert len({s.magic for s in known.values()}) == len(known)
 
@@ -68,6 +71,7 @@ def test_a_model_file_of_an_unknown_system_is_refused(tmp_path):
 
 def test_a_clashing_declaration_is_refused():
   with pytest.raises(ValueError, match="clashes with 'bls2017'"):
-    systems.register(systems.System("copy", b"BL", "", "copy:open"))
+    systems.register(systems.System("copy", b"BL", "", "copy:open",
+                                    "copy:Model"))
   with pytest.raises(ValueError, match="2 bytes"):
-    systems.System("long", b"LONG", "", "long:open")
+    systems.System("long", b"LONG", "", "long:open", "long:Model")

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from bls2017 import data, model_file
+from bls2017.core import data, model_file
 from synthetic import synthetic_image, write_training_images
 from cli_helpers import run_cli
 
@@ -68,8 +68,8 @@ def test_train_missing_data_is_a_one_line_error(tmp_path, capsys):
 def test_warm_start_across_channels(source_channels, channels):
   """A gray image gets the same latents and (channel-averaged) output."""
   import tensorflow as tf
-  from bls2017.model import BLS2017Model
-  from bls2017.train import warm_start
+  from bls2017.paper.model import BLS2017Model  # pylint: disable=import-outside-toplevel
+  from bls2017.paper.train import warm_start  # pylint: disable=import-outside-toplevel
   tf.keras.utils.set_random_seed(0)
   source = BLS2017Model(0.01, 8, source_channels)
   model = BLS2017Model(0.02, 8, channels)
@@ -87,8 +87,8 @@ def test_warm_start_across_channels(source_channels, channels):
 
 
 def test_warm_start_needs_same_filters():
-  from bls2017.model import BLS2017Model
-  from bls2017.train import warm_start
+  from bls2017.paper.model import BLS2017Model  # pylint: disable=import-outside-toplevel
+  from bls2017.paper.train import warm_start  # pylint: disable=import-outside-toplevel
   with pytest.raises(ValueError, match="filters"):
     warm_start(BLS2017Model(0.01, 8, 3), BLS2017Model(0.01, 16, 3))
 

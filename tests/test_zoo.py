@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from bls2017 import codec, images, metrics, zoo
+from bls2017.core import codec, images, metrics
+from bls2017 import zoo
 from cli_helpers import ROOT, run_cli
 
 NAMES = list(zoo.catalog())
@@ -39,7 +40,8 @@ def encoded_elsewhere(tmp_path_factory):
   out = tmp_path_factory.mktemp("zoo") / "encoded.npz"
   script = f"""
 import numpy as np
-from bls2017 import codec, images, zoo
+from bls2017.core import codec, images
+from bls2017 import zoo
 arrays = {{}}
 for name in zoo.catalog():
   c = codec.load(name)

@@ -1,6 +1,6 @@
 """A JAX twin of bls2017's training graph, to train on accelerators.
 
-The Keras model (`bls2017.model.BLS2017Model`) stays the one definition of
+The Keras model (`bls2017.paper.model.BLS2017Model`) stays the one definition of
 the codec: it codes, ships and exports. This package reproduces only what
 training needs -- g_a, g_s, GDN/IGDN, the NoisyDeepFactorized prior and the
 relaxed rate of `tfc.ContinuousBatchedEntropyModel(compression=False)` --

@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags, logging
 
-from bls2017 import images, patches, stored_weights, user_errors
+from bls2017.core import images, patches, stored_weights, user_errors
 from bls2017.jax_twin import params_io, train
 
 _FLAGS = flags.FLAGS

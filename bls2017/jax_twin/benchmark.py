@@ -23,9 +23,9 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from bls2017 import images, patches
+from bls2017.core import images, patches
 from bls2017.jax_twin import model, params_io, train
-from bls2017.timing import median_seconds
+from bls2017.core.timing import median_seconds
 
 _FLAGS = flags.FLAGS
 
@@ -76,7 +76,7 @@ def sizes(arch):
 def keras_row(arrays, filters):
   """Seconds of `bls2017 train`'s step (one model) at the same settings."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from bls2017.model import BLS2017Model  # pylint: disable=import-outside-toplevel
+  from bls2017.paper.model import BLS2017Model  # pylint: disable=import-outside-toplevel
   tf.keras.utils.set_random_seed(0)
   keras_model = BLS2017Model(0.01, filters, int(_FLAGS.channels))
   keras_model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))

@@ -21,9 +21,10 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from bls2017 import images, model_file, zoo
+from bls2017.core import images, model_file
+from bls2017 import zoo
 from bls2017.jax_twin import model as jax_model
-from bls2017.model import BLS2017Model
+from bls2017.paper.model import BLS2017Model
 
 FORWARD = ("y", "x_hat", "bits", "bpp", "mse")
 

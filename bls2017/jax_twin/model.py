@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bls2017.architecture import (  # pylint: disable=unused-import
-    STRIDE, Architecture, latent_side)
+from bls2017.paper.architecture import (  # pylint: disable=unused-import
+    STRIDE, Architecture)
+from bls2017.core.images import latent_side
 from bls2017.jax_twin import layers, prior
 
 # (layer, kernel size, stride, nonlinearity) of g_a and of g_s.
@@ -131,7 +132,8 @@ def prior_params(params):
 def latent_shape(arch, batch_shape):
   """Shape of y for a batch [B, H, W, C] (H, W multiples of STRIDE)."""
   b, h, w, _ = batch_shape
-  return (b, latent_side(h), latent_side(w), arch.num_filters)
+  return (b, latent_side(h, STRIDE), latent_side(w, STRIDE),
+          arch.num_filters)
 
 
 def forward(params, x, noise):

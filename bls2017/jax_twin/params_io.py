@@ -1,6 +1,6 @@
 """Model files <-> JAX parameters, in NumPy alone.
 
-A model file (`bls2017.model_file`) is an .npz of `config` (JSON),
+A model file (`bls2017.core.model_file`) is an .npz of `config` (JSON),
 `weight_names`, `weight_<i>` and the range-coding tables. This module reads
 its weights into a params dict and writes params back in the same layout
 *without* tables: a weights file. The tables and the fingerprint come from
@@ -16,7 +16,7 @@ import json
 
 import numpy as np
 
-from bls2017 import images, stored_weights
+from bls2017.core import images, stored_weights
 from bls2017.jax_twin import model
 
 WEIGHTS_SUFFIX = ".weights.npz"

@@ -33,8 +33,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from bls2017 import images, patches, stored_weights, train_config
-from bls2017.architecture import default_filters
+from bls2017.core import images, patches, stored_weights, train_config
+from bls2017.paper.architecture import default_filters
 from bls2017.jax_twin import model, params_io
 
 CHECKPOINT = "checkpoint.npz"

@@ -2,7 +2,7 @@
 
 `models.json` lists each model: channels, lambda, filters, the command that
 trained it and its measured validation figures. The weights and range-coding
-tables are in `<name>.npz` beside it (see `bls2017.model_file`).
+tables are in `<name>.npz` beside it (see `bls2017.core.model_file`).
 """
 
 import json
@@ -37,7 +37,7 @@ def resolve(name_or_path):
   if name_or_path in catalog():
     return os.path.join(ZOO_DIR, name_or_path + ".npz")
   # Imported here: the catalog itself needs no TensorFlow.
-  from bls2017 import model_file  # pylint: disable=import-outside-toplevel
+  from bls2017.core import model_file  # pylint: disable=import-outside-toplevel
   raise model_file.ModelFileError(
       f"{name_or_path}: neither a model file nor a shipped model "
       f"(shipped: {', '.join(catalog())}).")

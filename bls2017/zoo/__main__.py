@@ -16,11 +16,12 @@ import os
 from absl import app
 from absl.flags import argparse_flags
 
-from bls2017 import tf_log
+from bls2017.core import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # pylint: disable=wrong-import-position
-from bls2017 import (codec, evaluation, images, model_file, stored_weights,
-                     zoo)
+from bls2017 import zoo
+from bls2017.core import evaluation, images, model_file, stored_weights
+from bls2017.paper import codec as paper_codec
 
 
 def parse_args(argv):
@@ -50,13 +51,13 @@ def parse_args(argv):
 
 def main(args):
   # Written afresh rather than copied, so the shipped tables are built by
-  # this version's model_file.coding_tables.
+  # this version's BLS2017Model.coding_tables.
   source = model_file.load(args.model_path)
   target = os.path.join(zoo.ZOO_DIR, args.name + ".npz")
   model_file.save(source.model, target, dtype=args.weights_dtype,
                   metadata=source.metadata)
   loaded = model_file.load(target)
-  model_codec = codec.Codec(loaded)
+  model_codec = paper_codec.Codec(loaded)
   records = evaluation.evaluate_codec(
       model_codec, evaluation.image_paths(args.validation_images))
   summary = evaluation.summarize(records)

@@ -5,7 +5,7 @@ r"""What storing the zoo's weights as int8 costs, on real bitstreams.
     python -m bls2017.zoo.compaction --table=compaction.json  # README table
 
 For every shipped model (or --models) it writes the model again with its
-weights stored as int8 with per-channel scales (`bls2017.stored_weights`;
+weights stored as int8 with per-channel scales (`bls2017.core.stored_weights`;
 range-coding tables rebuilt from the expanded weights), codes every image
 with both files, and reports the file sizes, the mean bpp, PSNR and MS-SSIM
 of each, and their differences.
@@ -17,10 +17,11 @@ import tempfile
 
 from absl import app, flags, logging
 
-from bls2017 import tf_log
+from bls2017.core import tf_log
 tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
 # pylint: disable=wrong-import-position
-from bls2017 import codec, evaluation, images, model_file, zoo
+from bls2017.core import codec, evaluation, images, model_file
+from bls2017 import zoo
 
 
 def measure(name, paths, directory):

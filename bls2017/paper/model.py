@@ -5,22 +5,17 @@ compression", Int. Conf. on Learning Representations (ICLR), 2017.
 https://arxiv.org/abs/1611.01704
 """
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from bls2017.architecture import STRIDE  # pylint: disable=unused-import
-from bls2017.lagrangian import LagrangianModel
+from bls2017.core.lagrangian import LagrangianModel
+from bls2017.core.layers import GDNTransform
+from bls2017.paper import SYSTEM
+from bls2017.paper.architecture import STRIDE  # pylint: disable=unused-import
 
 
-def signal_conv(filters, kernel, stride, up, name, activation=None):
-  """One stage of a transform: a SignalConv2D that resamples by `stride`."""
-  resample = {"strides_up": stride} if up else {"strides_down": stride}
-  return tfc.SignalConv2D(
-      filters, (kernel, kernel), corr=not up, padding="same_zeros",
-      use_bias=True, activation=activation, name=name, **resample)
-
-
-class AnalysisTransform(tf.keras.Sequential):
+class AnalysisTransform(GDNTransform):
   """g_a: image x (0..255, float) -> latents y, downsampled 16x.
 
   Three stages (paper, section 2): 9x9 stride 4, 5x5 stride 2, 5x5 stride 2;
@@ -33,16 +28,12 @@ class AnalysisTransform(tf.keras.Sequential):
   """
 
   def __init__(self, num_filters):
-    super().__init__(name="g_a")
-    self.add(tf.keras.layers.Rescaling(1 / 255))
-    self.add(signal_conv(num_filters, 9, 4, False, "layer_0",
-                   tfc.GDN(name="gdn_0")))
-    self.add(signal_conv(num_filters, 5, 2, False, "layer_1",
-                   tfc.GDN(name="gdn_1")))
-    self.add(signal_conv(num_filters, 5, 2, False, "layer_2"))
+    super().__init__("g_a", up=False, stages=(
+        (num_filters, 9, 4, True), (num_filters, 5, 2, True),
+        (num_filters, 5, 2, False)))
 
 
-class SynthesisTransform(tf.keras.Sequential):
+class SynthesisTransform(GDNTransform):
   """g_s: quantized latents y_hat -> reconstruction x_hat (0..255, float).
 
   Mirrors g_a with upsampling convolutions and inverse GDN (one step of
@@ -52,13 +43,9 @@ class SynthesisTransform(tf.keras.Sequential):
   """
 
   def __init__(self, num_filters, channels):
-    super().__init__(name="g_s")
-    self.add(signal_conv(num_filters, 5, 2, True, "layer_0",
-                         tfc.GDN(inverse=True, name="igdn_0")))
-    self.add(signal_conv(num_filters, 5, 2, True, "layer_1",
-                         tfc.GDN(inverse=True, name="igdn_1")))
-    self.add(signal_conv(channels, 9, 4, True, "layer_2"))
-    self.add(tf.keras.layers.Rescaling(255))
+    super().__init__("g_s", up=True, stages=(
+        (num_filters, 5, 2, True), (num_filters, 5, 2, True),
+        (channels, 9, 4, False)))
 
 
 class BLS2017Model(LagrangianModel):
@@ -73,6 +60,7 @@ class BLS2017Model(LagrangianModel):
   D = mean squared error on the 0..255 scale, as in the paper.
   """
 
+  system = SYSTEM.name
   rate_name = "bpp"
   distortion_name = "mse"
 
@@ -95,6 +83,10 @@ class BLS2017Model(LagrangianModel):
     return (self.g_a.weights + self.g_s.weights +
             list(self.prior.trainable_variables))
 
+  def coding_tables(self):
+    """The range-coding tables of the prior (`coding_tables`)."""
+    return coding_tables(self)
+
   def entropy_model(self, **kwargs):
     """The factorized entropy model of `y` under this model's prior."""
     return tfc.ContinuousBatchedEntropyModel(
@@ -111,3 +103,39 @@ class BLS2017Model(LagrangianModel):
     bpp = tf.reduce_sum(bits) / num_pixels
     mse = tf.reduce_mean(tf.math.squared_difference(x, x_hat))
     return bpp, mse
+
+
+def coding_tables(model):
+  """Builds the range-coding tables of `model`'s prior, in float64.
+
+  In float32, the quantization offsets (medians found by TFC's iterative
+  tail estimation) move by up to ~2e-6 with the math library's rounding:
+  oneDNN on or off gives different offsets from the same weights. In
+  float64 those differences are far below float32 resolution, so the tables
+  recomputed under any setting equal the stored ones.
+
+  The tables are built in a graph (a concrete tf.function, stateless
+  tables): eagerly, the tail estimation's loop runs op by op, about 15x
+  slower, for the same tables.
+  """
+  prior = tfc.NoisyDeepFactorized(batch_shape=(model.num_filters,),
+                                  dtype=tf.float64)
+  for target, source in zip(prior.trainable_variables,
+                            model.prior.trainable_variables):
+    target.assign(tf.cast(source, tf.float64))
+
+  def build():
+    entropy_model = tfc.ContinuousBatchedEntropyModel(
+        prior, coding_rank=3, compression=True, stateless=True)
+    offset = entropy_model.quantization_offset
+    if offset is None:
+      offset = tf.zeros((model.num_filters,), tf.float64)
+    return entropy_model.cdf, entropy_model.cdf_offset, offset
+
+  # A concrete function: called, it counts as no retracing of a tf.function.
+  cdf, cdf_offset, offset = tf.function(build).get_concrete_function()()
+  return {
+      "cdf": cdf.numpy(),
+      "cdf_offset": cdf_offset.numpy(),
+      "quantization_offset": offset.numpy().astype(np.float32),
+  }

@@ -1,14 +1,15 @@
 """The compact model file: weights, configuration and range-coding tables.
 
 A model file is a NumPy `.npz` archive holding
-  * `config`: JSON with the model's constructor arguments and free-form
-    metadata (training command, steps, measured figures);
-  * `weight_names`, `weight_<i>` (and `scale_<i>`): the weights in
-    `BLS2017Model.coding_variables` order, stored as float16, float32 or
-    int8 with scales (`bls2017.stored_weights`);
-  * `cdf`, `cdf_offset`, `quantization_offset`: the entropy model's tables
-    (the related systems store their own tables instead; their config
-    names the model class in `system`).
+  * `config`: JSON with the model's constructor arguments, free-form
+    metadata (training command, steps, measured figures) and `system`, the
+    registered system whose model it is (`bls2017.core.systems`; absent in
+    the paper's model files, which predate the other systems);
+  * `weight_names`, `weight_<i>` (and `scale_<i>`): the weights in the
+    model's `coding_variables` order, stored as float16, float32 or int8
+    with scales (`bls2017.core.stored_weights`);
+  * the system's range-coding tables, e.g. the paper's `cdf`, `cdf_offset`,
+    `quantization_offset` (`model.coding_tables()` builds them).
 
 The tables are computed once, when the file is written, from the weights as
 stored (after any float16 rounding). Loading never recomputes them, so the
@@ -21,51 +22,16 @@ import io
 import json
 
 import numpy as np
-import tensorflow as tf
-import tensorflow_compression as tfc
 
-from bls2017 import images, stored_weights
-from bls2017.model import BLS2017Model
+from bls2017.core import images, stored_weights, systems
+
+# The system of a model file whose config names none: the paper's model
+# files were written before the file recorded its system.
+UNNAMED_SYSTEM = "bls2017"
 
 
 class ModelFileError(ValueError):
   """A model file is missing, unreadable or inconsistent."""
-
-
-def coding_tables(model):
-  """Builds the range-coding tables of `model`'s prior, in float64.
-
-  In float32, the quantization offsets (medians found by TFC's iterative
-  tail estimation) move by up to ~2e-6 with the math library's rounding:
-  oneDNN on or off gives different offsets from the same weights. In
-  float64 those differences are far below float32 resolution, so the tables
-  recomputed under any setting equal the stored ones.
-
-  The tables are built in a graph (a concrete tf.function, stateless
-  tables): eagerly, the tail estimation's loop runs op by op, about 15x
-  slower, for the same tables.
-  """
-  prior = tfc.NoisyDeepFactorized(batch_shape=(model.num_filters,),
-                                  dtype=tf.float64)
-  for target, source in zip(prior.trainable_variables,
-                            model.prior.trainable_variables):
-    target.assign(tf.cast(source, tf.float64))
-
-  def build():
-    entropy_model = tfc.ContinuousBatchedEntropyModel(
-        prior, coding_rank=3, compression=True, stateless=True)
-    offset = entropy_model.quantization_offset
-    if offset is None:
-      offset = tf.zeros((model.num_filters,), tf.float64)
-    return entropy_model.cdf, entropy_model.cdf_offset, offset
-
-  # A concrete function: called, it counts as no retracing of a tf.function.
-  cdf, cdf_offset, offset = tf.function(build).get_concrete_function()()
-  return {
-      "cdf": cdf.numpy(),
-      "cdf_offset": cdf_offset.numpy(),
-      "quantization_offset": offset.numpy().astype(np.float32),
-  }
 
 
 def save(model, path, dtype="float16", metadata=None, make_tables=None):
@@ -73,16 +39,16 @@ def save(model, path, dtype="float16", metadata=None, make_tables=None):
 
   dtype: how the weights are stored, one of stored_weights.FORMATS.
   make_tables(model) -> {name: array} builds the range-coding tables;
-  default: the factorized prior's (`coding_tables`).
+  default: `model.coding_tables()`.
   """
   variables = model.coding_variables
   arrays = stored_weights.encode([v.numpy() for v in variables], dtype)
   # Round the live model to the stored precision before building tables, so
   # the tables are those of the model that `load` rebuilds.
   _assign(variables, stored_weights.decode(arrays, len(variables)))
-  tables = (make_tables or coding_tables)(model)
+  tables = make_tables(model) if make_tables else model.coding_tables()
   config = dict(model.get_config(), metadata=metadata or {})
-  if getattr(model, "system", "bls2017") != "bls2017":
+  if model.system != UNNAMED_SYSTEM:
     config["system"] = model.system
   arrays["weight_names"] = np.array([v.name for v in variables])
   arrays["config"] = np.array(json.dumps(config, sort_keys=True))
@@ -98,7 +64,8 @@ def system_of(path):
   """The system ("bls2017", "cae_admm", ...) whose model file `path` is."""
   try:
     with np.load(path, allow_pickle=False) as archive:
-      return json.loads(str(archive["config"])).get("system", "bls2017")
+      return json.loads(str(archive["config"])).get("system",
+                                                    UNNAMED_SYSTEM)
   except FileNotFoundError:
     raise ModelFileError(f"{path}: no such model file.") from None
   except (OSError, ValueError, KeyError, TypeError) as e:
@@ -115,21 +82,26 @@ class LoadedModel:
     self.fingerprint = fingerprint  # 4 bytes naming weights and tables.
 
 
-def load(path, model_class=BLS2017Model, require_tables=True):
+def load(path, model_class=None, require_tables=True):
   """Reads a model file; raises ModelFileError if it is unusable.
 
-  model_class: the Keras model the file must hold; its `system` attribute
-  (default "bls2017") must match the file's. require_tables=False also
-  accepts a weights file: a model file without range-coding tables, as
-  the JAX trainer writes them (see `finalize`).
+  model_class: the Keras model the file must hold (its `system` must be the
+  file's); default: the model class its system registered.
+  require_tables=False also accepts a weights file: a model file without
+  range-coding tables, as the JAX trainer writes them (see `finalize`).
   """
-  system = getattr(model_class, "system", "bls2017")
+  if model_class is None:
+    try:
+      model_class = systems.by_name(system_of(path)).model_class()
+    except systems.UnknownSystemError as e:
+      raise ModelFileError(f"{path}: {e}") from None
+  system = model_class.system
   try:
     with np.load(path, allow_pickle=False) as archive:
       arrays = {name: archive[name] for name in archive.files}
     config = json.loads(str(arrays["config"]))
     metadata = config.pop("metadata", {})
-    stored_system = config.pop("system", "bls2017")
+    stored_system = config.pop("system", UNNAMED_SYSTEM)
     names = [str(n) for n in arrays["weight_names"]]
     weights = stored_weights.decode(arrays, len(names))
     tables = {k: v for k, v in arrays.items()

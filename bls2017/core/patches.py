@@ -1,6 +1,6 @@
 """Training patches from a glob of images, in NumPy alone.
 
-Shared by the TensorFlow trainer (`bls2017.data` wraps it in tf.data) and
+Shared by the TensorFlow trainer (`bls2017.core.data` wraps it in tf.data) and
 the JAX trainer (`bls2017.jax_twin`), which runs where TensorFlow is not
 installed -- so this module imports neither framework.
 
@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from bls2017 import images
+from bls2017.core import images
 
 
 class DataError(ValueError):

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from bls2017 import baselines, bitstream, images, metrics
+from bls2017.core import baselines, bitstream, images, metrics
 
 from tqdm import tqdm
 
@@ -318,7 +318,7 @@ def _write_bd(curves, anchor, output_dir):
 
 def visual_figure(codec, path, baseline_codecs, output):
   """The paper's figure 5: crops of the original and each codec at <= bpp."""
-  from bls2017 import plots  # pylint: disable=import-outside-toplevel
+  from bls2017.core import plots  # pylint: disable=import-outside-toplevel
   x = images.read(path, codec.channels)
   data = codec.compress(x)
   x_hat = codec.decompress(data)
@@ -336,7 +336,7 @@ def _label(name, x, data, x_hat):
 
 
 def _plot(curves, output_dir, count=None):
-  from bls2017 import plots  # pylint: disable=import-outside-toplevel
+  from bls2017.core import plots  # pylint: disable=import-outside-toplevel
   labels = {m: baselines.DESCRIPTIONS.get(m, f"{m} (this codec)")
             for m in curves}
   labelled = {labels[m]: s for m, s in curves.items()}
@@ -438,7 +438,7 @@ def relaxed_vs_real(codec, paths, patchsize=128, count=256, seed=0):
 
 def write_relaxed_vs_real(codec, paths, output_dir, count):
   """Runs relaxed_vs_real; writes relaxed_vs_real.json and two scatters."""
-  from bls2017 import plots  # pylint: disable=import-outside-toplevel
+  from bls2017.core import plots  # pylint: disable=import-outside-toplevel
   records, summary = relaxed_vs_real(codec, paths, count=count)
   write_json(os.path.join(output_dir, "relaxed_vs_real.json"),
              {"summary": summary, "patches": records})

@@ -20,6 +20,16 @@ from PIL import Image
 MAX_PIXELS = 1 << 26
 
 
+def latent_side(side, stride):
+  """Rows (or columns) of a transform's output for an image side padded to
+  the transform's total `stride`: ceil(side / stride).
+
+  Plain arithmetic: works on Python ints and on integer tensors of either
+  framework.
+  """
+  return -(-side // stride)
+
+
 class ImageError(ValueError):
   """An input image is unreadable or unsupported."""
 

@@ -6,7 +6,7 @@
 from matplotlib.figure import Figure
 import numpy as np
 
-from bls2017 import images
+from bls2017.core import images
 
 
 def save(figure, path, dpi=110):

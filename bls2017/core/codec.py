@@ -4,37 +4,30 @@
     Decompressor: bitstream --check header--> payload --> decoder --crop,
                   round--> x_hat (uint8)
 
-    bls2017 (LatentEncoder / LatentDecoder):
+Every system's codec is these two Keras models around its own encoder and
+decoder, and a `Codec` subclass that builds them from its model file
+(`System.opener`); e.g. the paper's (`bls2017.paper.codec`):
+
       encoder: x --> g_a --> y --round, range-code--> payload
       decoder: payload --range-decode--> y_hat --> g_s --> x_hat
 
-Every system's codec is these two Keras models around its own encoder and
-decoder (`System.opener` builds them). bls2017's hold ONE
-`tfc.ContinuousBatchedEntropyModel(compression=True)` built from the
-range-coding tables stored with the model, so encoder and decoder code with
-identical tables.
+`load` opens the model file of any registered system, or a shipped model by
+name (`bls2017.zoo`, a catalog of model files).
 """
 
-import functools
-
 import tensorflow as tf
-import tensorflow_compression as tfc
 
-from bls2017 import SYSTEM, bitstream, images, model_file, systems, zoo
-from bls2017.architecture import latent_side
-from bls2017.model import STRIDE
-
-
-def shared_entropy_model(tables, num_filters):
-  """The entropy model both sides use, built from stored tables."""
-  return tfc.ContinuousBatchedEntropyModel(
-      prior_shape=(num_filters,), coding_rank=3, compression=True,
-      cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
-      quantization_offset=tables["quantization_offset"])
+from bls2017 import zoo
+from bls2017.core import bitstream, images, model_file, systems
+from bls2017.core.images import latent_side
 
 
 class LatentEncoder(tf.Module):
-  """Padded x [1, H, W, C] float32 -> payload: y = g_a(x), range-coded."""
+  """Padded x [1, H, W, C] float32 -> payload: y = g_a(x), range-coded.
+
+  g_a: any transform; entropy_model: anything with TFC's entropy-model
+  `compress(y)` (the paper's factorized model, CAE-ADMM's tables).
+  """
 
   def __init__(self, g_a, entropy_model):
     super().__init__(name="latent_encoder")
@@ -65,8 +58,7 @@ class Compressor(tf.keras.Model):
   puts the header in front (`bitstream.tf_pack`).
   """
 
-  def __init__(self, encoder, channels, fingerprint, stride=STRIDE,
-               magic=bitstream.MAGIC):
+  def __init__(self, encoder, channels, fingerprint, stride, magic):
     super().__init__(name="compressor")
     self.encoder = encoder
     self.channels = channels
@@ -95,8 +87,7 @@ class Decompressor(tf.keras.Model):
   (payload, latent [h, w] -> x_hat [1, H', W', C]), crops and rounds.
   """
 
-  def __init__(self, decoder, channels, fingerprint, stride=STRIDE,
-               magic=bitstream.MAGIC):
+  def __init__(self, decoder, channels, fingerprint, stride, magic):
     super().__init__(name="decompressor")
     self.decoder = decoder
     self.channels = channels
@@ -118,17 +109,7 @@ class Decompressor(tf.keras.Model):
     return tf.saturate_cast(tf.round(x_hat), tf.uint8)
 
 
-def make_codec(loaded, magic=bitstream.MAGIC):
-  """(Compressor, Decompressor) for a `model_file.LoadedModel`."""
-  model = loaded.model
-  entropy_model = shared_entropy_model(loaded.tables, model.num_filters)
-  return (Compressor(LatentEncoder(model.g_a, entropy_model), model.channels,
-                     loaded.fingerprint, magic=magic),
-          Decompressor(LatentDecoder(model.g_s, entropy_model),
-                       model.channels, loaded.fingerprint, magic=magic))
-
-
-def pad_to_stride(x, stride=STRIDE):
+def pad_to_stride(x, stride):
   """Pads [H, W, C] by edge replication to multiples of `stride`.
 
   Replicating edges costs fewer bits than zeros; the decoder crops back.
@@ -144,11 +125,12 @@ class Codec:
   """A loaded model as a codec: numpy images in, bytes out, and back.
 
   `decompress` checks the header in Python first, so bad input raises a
-  `bitstream.BitstreamError` subclass naming the problem. Other systems'
-  codecs set `system` and override `make_codec` and `information_content`.
+  `bitstream.BitstreamError` subclass naming the problem. Each system's
+  codec sets `system` (its `systems.System`) and defines `make_codec` and
+  `information_content`; nothing else carries state between the methods.
   """
 
-  system = SYSTEM
+  system = None  # The subclass's systems.System.
 
   @property
   def magic(self):
@@ -171,8 +153,13 @@ class Codec:
     self.compressor, self.decompressor = self.make_codec(loaded)
 
   def make_codec(self, loaded):
-    """(Compressor, Decompressor) of `loaded`."""
-    return make_codec(loaded, self.magic)
+    """(Compressor, Decompressor) of `loaded`, a model_file.LoadedModel."""
+    raise NotImplementedError
+
+  def information_content(self, x):
+    """Bits the model assigns to what it codes of uint8 image x: the ideal
+    payload length that the real payload is measured against."""
+    raise NotImplementedError
 
   def compress(self, x):
     """uint8 array [H, W, channels] -> bitstream bytes."""
@@ -185,24 +172,6 @@ class Codec:
           f"{width}x{height} is larger than the codec's limit (sides up to "
           f"65535, at most {images.MAX_PIXELS} pixels).")
     return self.compressor.compress(x).numpy()
-
-  def information_content(self, x):
-    """Bits the prior assigns to the quantized latents of x: -log2 P(y_hat).
-
-    The real payload is a little longer (range coder termination, escape
-    codes for values outside the tables); the ratio is the coding overhead.
-    """
-    y = self.model.g_a(pad_to_stride(tf.cast(x, tf.float32))[None])
-    _, bits = self._estimator(y, training=False)
-    return float(tf.reduce_sum(bits))
-
-  @functools.cached_property
-  def _estimator(self):
-    # The prior's -log2 mass of the values the codec codes: rounded with the
-    # stored offsets.
-    return self.model.entropy_model(
-        compression=False,
-        quantization_offset=self.loaded.tables["quantization_offset"])
 
   def decompress(self, data):
     """Bitstream bytes -> uint8 array [H, W, channels].
@@ -220,16 +189,11 @@ class Codec:
       ) from None
 
 
-def open_model_file(path):
-  """The codec of a bls2017 model file (this system's `System.opener`)."""
-  return Codec(model_file.load(path))
-
-
 def load(name_or_path=None):
   """Codec for a model file path or a shipped model name (default model).
 
   The model file names its system; that system's registered codec opens it
-  (`bls2017.systems`), so every command and the evaluation take the model
+  (`bls2017.core.systems`), so every command and the evaluation take the model
   file of any system.
   """
   path = zoo.resolve(name_or_path)

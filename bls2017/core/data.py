@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 # load_images and DataError are part of this module's interface.
-from bls2017.patches import (  # pylint: disable=unused-import
+from bls2017.core.patches import (  # pylint: disable=unused-import
     DataError, load_images, random_patches)
 
 

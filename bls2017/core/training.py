@@ -1,18 +1,19 @@
 """Training: Keras fit on R + lambda * D with checkpoints that survive kills.
 
 Every system's `train` command fills in a `train_config.KerasTrainConfig`
-(bls2017's: `BLS2017Config`) and calls these functions with it.
+(or a subclass of its own) and calls these functions with it:
+
+    config --build_dataset--> patches --model.fit (Adam, checkpoints)-->
+    model --model_file.save (weights, the system's tables)--> MODEL_PATH
 """
 
 import math
 import os
 import time
 
-import numpy as np
 import tensorflow as tf
 
-from bls2017 import data, model_file, train_config
-from bls2017.model import BLS2017Model
+from bls2017.core import data, model_file, train_config
 
 
 def learning_rate(peak, schedule, total_steps):
@@ -62,35 +63,6 @@ def distribution_strategy(name):
   raise ValueError(f"Unknown strategy {name!r} (known: {STRATEGIES}).")
 
 
-def warm_start(model, source):
-  """Copies `source`'s coding variables into `model`, adapting channels.
-
-  The filter counts must match. When the channel counts differ (an RGB
-  model starting a grayscale one, or the reverse), g_a's first kernel is
-  summed over the source's input channels -- a gray image replicated to RGB
-  gives exactly that response -- and g_s's last kernel and bias are
-  averaged over its output channels (gray as the mean of R, G and B); then
-  each is spread evenly over the target's channels. The RDFT kernel
-  parameters are linear in the kernel, so this is done on them directly.
-  """
-  if model.num_filters != source.num_filters:
-    raise model_file.ModelFileError(
-        f"--warm_start model has {source.num_filters} filters, this one "
-        f"{model.num_filters}; they must match.")
-  analysis = {id(v) for v in model.g_a.weights}
-  for target, value in zip(model.coding_variables, source.coding_variables):
-    value = value.numpy()
-    if value.shape != target.shape:
-      axis = [a for a, (m, n) in enumerate(zip(value.shape, target.shape))
-              if m != n][0]
-      if id(target) in analysis:  # Input channels: sum, then share out.
-        value = value.sum(axis, keepdims=True) / target.shape[axis]
-      else:  # Output channels: average.
-        value = value.mean(axis, keepdims=True)
-      value = np.repeat(value, target.shape[axis], axis)
-    target.assign(value)
-
-
 class FiniteBackupAndRestore(tf.keras.callbacks.BackupAndRestore):
   """BackupAndRestore that never overwrites a checkpoint with a NaN state.
 
@@ -109,29 +81,6 @@ class FiniteBackupAndRestore(tf.keras.callbacks.BackupAndRestore):
 
 def _finite(logs):
   return math.isfinite(float((logs or {}).get("loss", 0.0)))
-
-
-def train(config):
-  """Trains one bls2017 model per `config` (a `train_config.BLS2017Config`);
-  writes config.model_path and returns the model."""
-  if config.seed is not None:
-    tf.keras.utils.set_random_seed(config.seed)
-  dataset = build_dataset(config, config.seed)
-  source = model_file.load(config.warm_start) if config.warm_start else None
-  strategy = distribution_strategy(config.strategy)
-  with strategy.scope():
-    model = BLS2017Model(config.lmbda, config.num_filters, config.channels)
-    if source:
-      warm_start(model, source.model)
-    compile_adam(model, config)
-  metadata = {"replicas": strategy.num_replicas_in_sync}
-  if source:
-    earlier = source.metadata.get("total_steps", source.metadata.get("steps"))
-    metadata["warm_start"] = {
-        "model": os.path.basename(config.warm_start),
-        "fingerprint": source.fingerprint.hex(), "steps": earlier}
-  return fit_and_save(model, config, dataset, metadata,
-                      earlier_steps=earlier if source else 0)
 
 
 def train_fitting_tables(config, make_model, fitted_tables):

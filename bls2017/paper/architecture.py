@@ -1,6 +1,6 @@
 """What fixes a bls2017 model's shape, in plain Python.
 
-Shared by the Keras model (`bls2017.model`) and its JAX twin
+Shared by the Keras model (`bls2017.paper.model`) and its JAX twin
 (`bls2017.jax_twin`), which must agree on it and which run where the
 other's framework may be missing.
 """
@@ -9,14 +9,6 @@ import dataclasses
 
 # Total downsampling of g_a (4 * 2 * 2): y has 1/16 of x's rows and columns.
 STRIDE = 16
-
-
-def latent_side(side, stride=STRIDE):
-  """Rows (or columns) of the latents of an image side: ceil(side / stride).
-
-  Works on Python ints and on integer tensors of either framework.
-  """
-  return -(-side // stride)
 
 
 def default_filters(channels):

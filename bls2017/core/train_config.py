@@ -5,7 +5,8 @@ flags and the trainers take. Plain Python, importable without TensorFlow
     TrainConfig            data, schedule, seed: every trainer
     +-- KerasTrainConfig   model file, checkpoints, tf.distribute strategy:
     |   |                  the Keras `train` command of every system
-    |   +-- BLS2017Config  lambda, filters, warm start (`bls2017 train`)
+    |   +-- BLS2017Config  lambda, filters, warm start (`bls2017 train`,
+    |                      in bls2017.paper.train)
     +-- LadderConfig       the JAX ladder trainer (`bls2017.jax_twin.train`)
     (mnist_demo.training.Config, the tutorial's, shares only `from_flags`)
 
@@ -15,9 +16,7 @@ A field's name is its flag's name in every command that has the flag.
 import dataclasses
 from typing import Optional
 
-from bls2017.architecture import default_filters
-
-# tf.distribute strategies `bls2017.train.distribution_strategy` builds.
+# tf.distribute strategies `bls2017.core.training.distribution_strategy` builds.
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -65,16 +64,3 @@ class KerasTrainConfig(TrainConfig):
 
   def __post_init__(self):
     self.train_dir = self.train_dir or self.model_path + ".train"
-
-
-@dataclasses.dataclass
-class BLS2017Config(KerasTrainConfig):
-  """`bls2017 train`: one model of the paper at `lmbda`."""
-  lmbda: float = 0.01
-  num_filters: Optional[int] = None  # None: default_filters(channels).
-  warm_start: Optional[str] = None  # A model file to start from.
-
-  def __post_init__(self):
-    super().__post_init__()
-    if self.num_filters is None:
-      self.num_filters = default_filters(self.channels)

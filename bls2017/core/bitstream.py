@@ -3,9 +3,9 @@
 Format version 1 (all integers big-endian):
 
     offset  size  field
-         0     2  magic: "BL" for bls2017; every registered system
-                  (`bls2017.systems`) writes the same header with its own
-                  magic and payload
+         0     2  magic: the system's own ("BL" for the paper's model,
+                  "CA" CAE-ADMM, "CW" content-weighted; `bls2017.core.systems`);
+                  every system writes this header around its own payload
          2     1  format version (1)
          3     1  image channels (1 or 3)
          4     4  model fingerprint (first 4 bytes of SHA-256 over the model's
@@ -27,10 +27,9 @@ import struct
 
 import tensorflow as tf
 
-from bls2017 import SYSTEM, systems
-from bls2017.images import MAX_PIXELS
+from bls2017.core import systems
+from bls2017.core.images import MAX_PIXELS
 
-MAGIC = SYSTEM.magic
 VERSION = 1
 _FIELDS = struct.Struct(">2sBB4sHH")  # Bytes 0..11.
 CHECK_BYTES = 4
@@ -78,21 +77,26 @@ def checksum(data):
   return digest.numpy().tobytes()
 
 
-def pack(header, payload, magic=MAGIC):
+def pack(header, payload, magic):
   """Returns the complete bitstream for `header` and `payload` (bytes)."""
   fields = _FIELDS.pack(magic, VERSION, header.channels, header.fingerprint,
                         header.height, header.width)
   return fields + checksum(fields + payload) + payload
 
 
-def unpack(data, fingerprint=None, magic=MAGIC):
+def unpack(data, fingerprint=None, magic=None):
   """Checks a bitstream and returns (Header, payload).
 
   Raises a BitstreamError subclass naming the problem. If `fingerprint` is
   given, a bitstream written by any other model raises WrongModelError.
+  magic: the system's 2 bytes; None accepts any registered system's.
   """
-  if len(data) < HEADER_BYTES or data[:2] != magic:
-    if data[:2] == magic:
+  expected = magic or bytes(data[:2])
+  if magic is None and systems.name_of_magic(expected) is None:
+    raise NotABitstreamError(
+        "not a bitstream of any known system (bad magic bytes).")
+  if len(data) < HEADER_BYTES or data[:2] != expected:
+    if data[:2] == expected:
       raise NotABitstreamError(
           f"truncated bitstream: {len(data)} bytes, shorter than the "
           f"{HEADER_BYTES}-byte header.")
@@ -138,7 +142,7 @@ def _tf_checksum(data):
   return tf_bytes(tf.fingerprint(data[None])[0, :CHECK_BYTES])
 
 
-def tf_pack(channels, fingerprint, height, width, payload, magic=MAGIC):
+def tf_pack(channels, fingerprint, height, width, payload, magic):
   """In-graph `pack`: height and width are int32 scalars, payload a string."""
   sides = tf.stack([height // 256, height % 256, width // 256, width % 256])
   fields = magic + bytes([VERSION, channels]) + fingerprint
@@ -146,7 +150,7 @@ def tf_pack(channels, fingerprint, height, width, payload, magic=MAGIC):
   return fields + _tf_checksum(fields + payload) + payload
 
 
-def tf_unpack(data, channels, fingerprint, magic=MAGIC):
+def tf_unpack(data, channels, fingerprint, magic):
   """In-graph `unpack`: returns (height, width, payload) after checking.
 
   A failed check raises tf.errors.InvalidArgumentError with the same

@@ -2,11 +2,12 @@
 define them, so that the shared machinery never names them.
 
     model file --config["system"]--> System --open(path)--> its Codec
+                                            --model_class()--> its Keras model
     bitstream  --magic bytes 0..1--> System.name   (in error messages)
 
-A system declares itself with a `System` in its package (bls2017's is
-`bls2017.SYSTEM`, CAE-ADMM's `cae_admm.SYSTEM`) and an entry point in the
-installed package's "bls2017.systems" group, e.g. in setup.py:
+A system declares itself with a `System` in its package (the paper's is
+`bls2017.paper.SYSTEM`, CAE-ADMM's `cae_admm.SYSTEM`) and an entry point in
+the installed package's "bls2017.systems" group, e.g. in setup.py:
 
     entry_points={"bls2017.systems": ["cae_admm = cae_admm:SYSTEM"]}
 
@@ -31,15 +32,17 @@ class System:
   """A coding system.
 
   name: as recorded in its model files' config (and its curves' method).
-  magic: the 2 bytes its bitstreams start with (`bls2017.bitstream`).
+  magic: the 2 bytes its bitstreams start with (`bls2017.core.bitstream`).
   description: the method's description in evaluation results.
   opener: "module:function"; function(path) -> the codec of a model file.
-    Imported on first use: declaring a system loads no TensorFlow.
+  model: "module:Class", the Keras model its model files hold.
+    Both imported on first use: declaring a system loads no TensorFlow.
   """
   name: str
   magic: bytes
   description: str
   opener: str
+  model: str
 
   def __post_init__(self):
     if len(self.magic) != 2:
@@ -47,8 +50,16 @@ class System:
 
   def open(self, path):
     """The system's codec for the model file `path`."""
-    module, function = self.opener.split(":")
-    return getattr(importlib.import_module(module), function)(path)
+    return _named(self.opener)(path)
+
+  def model_class(self):
+    """The Keras model class of the system's model files."""
+    return _named(self.model)
+
+
+def _named(target):
+  module, name = target.split(":")
+  return getattr(importlib.import_module(module), name)
 
 
 _registered = {}

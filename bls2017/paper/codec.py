@@ -1,0 +1,72 @@
+"""The paper's codec: g_a and g_s around ONE range coder.
+
+    encoder: padded x --g_a--> y --round, range-code--> payload
+    decoder: payload --range-decode--> y_hat --g_s--> x_hat
+
+Both hold the same `tfc.ContinuousBatchedEntropyModel(compression=True)`,
+built from the range-coding tables stored with the model (`shared_entropy_
+model`), so encoder and decoder code with identical tables. The shared
+`Compressor`/`Decompressor` (`bls2017.core.codec`) put the header around
+the payload and crop the padding.
+"""
+
+import functools
+
+import tensorflow as tf
+import tensorflow_compression as tfc
+
+from bls2017.core import codec, model_file
+from bls2017.paper import SYSTEM
+from bls2017.paper.architecture import STRIDE
+
+
+def shared_entropy_model(tables, num_filters):
+  """The entropy model both sides use, built from stored tables."""
+  return tfc.ContinuousBatchedEntropyModel(
+      prior_shape=(num_filters,), coding_rank=3, compression=True,
+      cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
+      quantization_offset=tables["quantization_offset"])
+
+
+def make_codec(loaded, magic=SYSTEM.magic):
+  """(Compressor, Decompressor) for a `model_file.LoadedModel`."""
+  model = loaded.model
+  entropy_model = shared_entropy_model(loaded.tables, model.num_filters)
+  return (codec.Compressor(codec.LatentEncoder(model.g_a, entropy_model),
+                           model.channels, loaded.fingerprint, STRIDE, magic),
+          codec.Decompressor(codec.LatentDecoder(model.g_s, entropy_model),
+                             model.channels, loaded.fingerprint, STRIDE,
+                             magic))
+
+
+class Codec(codec.Codec):
+  """A model file of the paper's model as a codec."""
+
+  system = SYSTEM
+
+  def make_codec(self, loaded):
+    return make_codec(loaded, self.magic)
+
+  def information_content(self, x):
+    """Bits the prior assigns to the quantized latents of x: -log2 P(y_hat).
+
+    The real payload is a little longer (range coder termination, escape
+    codes for values outside the tables); the ratio is the coding overhead.
+    """
+    y = self.model.g_a(codec.pad_to_stride(tf.cast(x, tf.float32),
+                                           STRIDE)[None])
+    _, bits = self._estimator(y, training=False)
+    return float(tf.reduce_sum(bits))
+
+  @functools.cached_property
+  def _estimator(self):
+    # The prior's -log2 mass of the values the codec codes: rounded with the
+    # stored offsets.
+    return self.model.entropy_model(
+        compression=False,
+        quantization_offset=self.loaded.tables["quantization_offset"])
+
+
+def open_model_file(path):
+  """The codec of a model file of the paper's model (`System.opener`)."""
+  return Codec(model_file.load(path))

@@ -1,0 +1,108 @@
+"""The layout holds: the shared machinery imports no system, systems do not
+import each other, and no import cycle hides in function-level imports or
+in module names given as strings (`lazy.module`, registry declarations)."""
+
+import ast
+import os
+
+import pytest
+
+from cli_helpers import ROOT
+
+PACKAGES = ("bls2017", "cae_admm", "content_weighted", "mnist_demo")
+# What each part may import from the project (beyond itself and the
+# `bls2017` package, whose __init__ is a docstring): core only core and the
+# zoo's catalog; each system core (and the zoo) but no other system.
+ALLOWED = {
+    "bls2017.core": ("bls2017.core", "bls2017.zoo"),
+    "bls2017.paper": ("bls2017.core", "bls2017.paper"),
+    "cae_admm": ("bls2017.core", "cae_admm"),
+    "content_weighted": ("bls2017.core", "content_weighted"),
+    "mnist_demo": ("bls2017.core", "mnist_demo"),
+}
+
+
+def _modules():
+  """{module name: path} of every project module."""
+  found = {}
+  for package in PACKAGES:
+    for folder, _, files in os.walk(os.path.join(ROOT, package)):
+      for name in files:
+        if name.endswith(".py"):
+          path = os.path.join(folder, name)
+          parts = os.path.relpath(path, ROOT)[:-3].split(os.sep)
+          if parts[-1] == "__init__":
+            parts = parts[:-1]
+          found[".".join(parts)] = path
+  return found
+
+
+def _imported(path, modules):
+  """Project modules that `path` names: import statements anywhere in the
+  file, and string constants that are module names (`lazy.module(...)`,
+  registry declarations such as "pkg.codec:load")."""
+  tree = ast.parse(open(path).read())
+  names = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      names.update(alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+      names.add(node.module)
+      names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+      name = node.value.split(":")[0]
+      # A package declaring its own submodule for the registry (e.g.
+      # "bls2017.paper.codec:open_model_file") is resolved once the package
+      # has loaded: not an import of the package's.
+      if not (path.endswith("__init__.py") and name.startswith(
+          os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, ".")
+          + ".")):
+        names.add(name)
+  return {name for name in names if name in modules}
+
+
+def _part(module):
+  return next((p for p in sorted(ALLOWED, key=len, reverse=True)
+               if module == p or module.startswith(p + ".")), None)
+
+
+@pytest.fixture(scope="module")
+def graph():
+  modules = _modules()
+  return {name: _imported(path, modules) for name, path in modules.items()}
+
+
+def test_each_part_imports_only_what_it_may(graph):
+  wrong = []
+  for module, imported in graph.items():
+    part = _part(module)
+    if part is None:
+      continue  # The commands, benchmarks, zoo and JAX twin may use all.
+    wrong += [f"{module} -> {name}" for name in imported
+              if name != "bls2017" and not any(
+                  name == a or name.startswith(a + ".")
+                  for a in ALLOWED[part])]
+  assert not wrong, "imports across the layout: " + ", ".join(sorted(wrong))
+
+
+def test_no_import_cycles(graph):
+  """A depth-first search over every import, function-level ones too."""
+  state, stack = {}, []
+
+  def visit(module):
+    state[module] = "open"
+    stack.append(module)
+    for name in graph.get(module, ()):
+      if name == module:
+        continue
+      if state.get(name) == "open":
+        cycle = stack[stack.index(name):] + [name]
+        pytest.fail("import cycle: " + " -> ".join(cycle))
+      if name not in state:
+        visit(name)
+    stack.pop()
+    state[module] = "done"
+
+  for module in sorted(graph):
+    if module not in state:
+      visit(module)
