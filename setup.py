@@ -26,7 +26,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=7", "hypothesis>=6", "nbclient>=0.9", "ipykernel"],
+    "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "nbclient>=0.9",
+             "ipykernel"],
     # The JAX trainer (bls2017.jax_twin). The newest JAX set that resolves
     # beside TF 2.14 (numpy < 2, ml-dtypes 0.2); the same code runs on newer
     # JAX on an accelerator machine.

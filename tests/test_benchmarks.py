@@ -12,6 +12,7 @@ from conftest import make_model_file
 from synthetic import write_training_images
 
 
+@pytest.mark.slow
 def test_codec_benchmark_writes_its_figures(rgb_model_path, tmp_path):
   output = tmp_path / "bench.json"
   benchmark.main(benchmark.parse_args([
@@ -49,6 +50,7 @@ def test_training_benchmark_times_every_part(tmp_path):
   assert len(timed) >= 5 and all(row["seconds"] > 0 for row in timed)
 
 
+@pytest.mark.slow
 def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
                                                    monkeypatch):
   # 32 filters: kernels large enough to be stored as int8 when asked.

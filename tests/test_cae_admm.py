@@ -10,6 +10,7 @@ from cae_admm import admm, cli
 from cae_admm import codec as cae_codec
 from cae_admm.model import CAEADMMModel
 from cli_helpers import assert_exported_codec_round_trips, run_main
+from conftest import load_and_round_trip, save_with_fitted_tables
 from synthetic import synthetic_image, write_training_images
 
 def test_projection_keeps_exactly_the_largest_magnitudes():
@@ -53,27 +54,19 @@ def test_stochastic_rounding_is_unbiased_with_identity_gradient():
   np.testing.assert_array_equal(tape.gradient(rounded, z), np.ones(13))
 
 def _model_file(path, pruning=True, seed=0):
-  tf.keras.utils.set_random_seed(seed)
-  model = CAEADMMModel(num_filters=8, latent_channels=4, pruning=pruning,
-                       keep_fraction=0.25)
-  patches = [synthetic_image(32, 48)[None], synthetic_image(40, 32)[None]]
-  model_file.save(model, str(path), make_tables=lambda m: (
-      cae_codec.fitted_tables(m, patches)))
-  return str(path)
+  return save_with_fitted_tables(
+      lambda: CAEADMMModel(num_filters=8, latent_channels=4, pruning=pruning,
+                           keep_fraction=0.25),
+      path, cae_codec.fitted_tables, seed)
 
 @pytest.fixture(scope="module")
 def cae_path(tmp_path_factory):
   return _model_file(tmp_path_factory.mktemp("cae") / "cae.npz")
 
 def test_round_trip_is_bit_exact_and_pruned(cae_path):
-  codec = shared_codec.load(cae_path)  # Dispatches on the file's system.
-  assert isinstance(codec, cae_codec.Codec)
-  x = synthetic_image(37, 53)
-  data = codec.compress(x)
+  codec, x, data, x_hat = load_and_round_trip(cae_path, cae_codec.Codec,
+                                              37, 53)
   assert data[:2] == b"CA"
-  x_hat = codec.decompress(data)
-  assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
-  np.testing.assert_array_equal(codec.decompress(codec.compress(x)), x_hat)
   # The decoder's output is that of g_s on the pruned integer latents.
   z_hat = codec.latents(x)
   assert np.count_nonzero(z_hat) <= np.ceil(0.25 * z_hat.size)

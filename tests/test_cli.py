@@ -155,6 +155,7 @@ def test_unknown_model_name(write_image, capsys):
   assert "neither a model file nor a shipped model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_process_exit_status_and_no_traceback(tmp_path):
   bad = tmp_path / "bad.tfci"
   bad.write_bytes(b"BL\x01\x03" + bytes(30))
@@ -174,6 +175,7 @@ def test_help_lists_subcommands():
     assert command in result.stdout
 
 
+@pytest.mark.slow
 def test_tensorflow_log_stays_off_the_error_output(tmp_path):
   """Without TF_CPP_MIN_LOG_LEVEL set, an error is still stderr's only
   line: TensorFlow's C++ log is kept off unless asked for."""

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from bls2017.core import codec as shared_codec, model_file
 from cli_helpers import assert_exported_codec_round_trips, run_main
+from conftest import load_and_round_trip, save_with_fitted_tables
 from content_weighted import cli, context, importance, sequential
 from content_weighted import codec as cw_codec
 from content_weighted.model import ContentWeightedModel
@@ -132,13 +133,11 @@ def test_quantized_cdfs_are_valid_range_coder_tables():
 
 
 def _model_file(path, importance_map=True, seed=0):
-  tf.keras.utils.set_random_seed(seed)
-  model = ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
-                               num_levels=4, importance_map=importance_map)
-  patches = [synthetic_image(32, 48)[None], synthetic_image(40, 32)[None]]
-  model_file.save(model, str(path), make_tables=lambda m: (
-      cw_codec.fitted_tables(m, patches)))
-  return str(path)
+  return save_with_fitted_tables(
+      lambda: ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
+                                   num_levels=4,
+                                   importance_map=importance_map),
+      path, cw_codec.fitted_tables, seed)
 
 
 @pytest.fixture(scope="module")
@@ -147,19 +146,14 @@ def cw_path(tmp_path_factory):
 
 
 def test_round_trip_is_bit_exact(cw_path):
-  codec = shared_codec.load(cw_path)
-  assert isinstance(codec, cw_codec.Codec)
-  x = synthetic_image(37, 29)
-  data = codec.compress(x)
+  codec, x, data, x_hat = load_and_round_trip(cw_path, cw_codec.Codec,
+                                              37, 29)
   assert data[:2] == b"CW"
-  x_hat = codec.decompress(data)
-  assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
   # The decoder rebuilt exactly the encoder's codes and importance map.
   codes, k, _ = codec.codes(x)
   expected = codec.model.synthesize(codes[None], k[None])[0, :37, :29]
   np.testing.assert_array_equal(
       x_hat, tf.saturate_cast(tf.round(expected), tf.uint8))
-  assert codec.compress(x) == data
   context_bits = codec.information_content(x)
   factorized_bits = codec.information_content(x, codes_model="factorized")
   assert context_bits > 0 and factorized_bits > 0
@@ -196,6 +190,7 @@ def test_without_importance_map_the_map_network_is_frozen():
   assert len(without.weights) == len(with_map.weights)
 
 
+@pytest.mark.slow
 def test_without_importance_map_every_code_is_kept(tmp_path):
   codec = cw_codec.load(_model_file(tmp_path / "nomap.npz",
                                     importance_map=False))

@@ -117,6 +117,7 @@ def test_nan_stops_before_saving(tmp_path, pattern):
   assert [open(p, "rb").read() for p in [checkpoint] + paths] == before
 
 
+@pytest.mark.slow
 def test_warm_start_from_a_model_file(tmp_path, pattern, rgb_model_path):
   config = ladder(tmp_path, pattern, lambdas=(0.003,), learning_rate=0.,
                   steps_per_epoch=1, warm_start=(rgb_model_path,))
@@ -131,6 +132,7 @@ def test_warm_start_from_a_model_file(tmp_path, pattern, rgb_model_path):
     train.train(wider)
 
 
+@pytest.mark.slow
 def test_resuming_another_run_is_refused(tmp_path, pattern):
   config = ladder(tmp_path, pattern, max_steps=1)
   train.train(config)

@@ -40,6 +40,7 @@ def test_float16_is_the_format_the_zoo_has():
     stored_weights.encode(weights, "int4")
 
 
+@pytest.mark.slow
 def test_int8_model_file_builds_its_tables_from_what_it_stores(tmp_path):
   # 32 filters: the 5x5 kernels are large enough to be stored as int8.
   source = model_file.load(make_model_file(tmp_path / "m.npz", 3, 32))
