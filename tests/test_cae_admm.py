@@ -153,3 +153,49 @@ def test_evaluation_logs_each_term_by_its_name():
   assert logs["loss"] == pytest.approx(logs["distortion"])
   assert logs["distortion"] == pytest.approx(logs["mse"])  # No MS-SSIM.
   assert 0 <= logs["nonzero_fraction"] <= 0.25
+
+
+def _loud(model, gain=30.0):
+  """`model` with g_a's last kernel scaled up: an untrained encoder's
+  latents all round to 0; these span several integers, as trained ones do."""
+  kernel = [w for w in model.g_a.weights if w.shape.rank == 4][-1]
+  kernel.assign(kernel * gain)
+  return model
+
+
+def test_file_size_falls_with_keep_fraction(tmp_path):
+  """One set of weights, two kept fractions: fewer non-zero latents, and a
+  smaller file, at the smaller fraction."""
+  x = synthetic_image(64, 64)
+  sizes, nonzero = {}, {}
+  for fraction in (0.05, 0.5):
+    path = save_with_fitted_tables(
+        lambda f=fraction: _loud(CAEADMMModel(
+            num_filters=8, latent_channels=4, keep_fraction=f)),
+        tmp_path / f"{fraction}.npz", cae_codec.fitted_tables)
+    codec = cae_codec.load(path)
+    sizes[fraction] = len(codec.compress(x))
+    nonzero[fraction] = np.count_nonzero(codec.latents(x))
+    assert nonzero[fraction] <= np.ceil(fraction * codec.latents(x).size)
+  assert nonzero[0.05] < nonzero[0.5] and sizes[0.05] < sizes[0.5], sizes
+
+
+def test_dual_update_and_retraining_fire_on_their_steps():
+  """U changes only on steps that are multiples of admm_every; from step
+  retrain_from on, the decoder sees the pruned latents."""
+  tf.keras.utils.set_random_seed(0)
+  x = tf.constant(np.stack([synthetic_image(32, 32)] * 2), tf.float32)
+  model = _loud(CAEADMMModel(num_filters=8, latent_channels=4,
+                             keep_fraction=0.05, admm_every=2, retrain_from=3,
+                             admm_shape=(2, 4, 4, 4)))
+  kept = admm.keep_count((4, 4, 4), 0.05) / 64  # ceil(0.05 * 64) of 64.
+  model.compile(optimizer=tf.keras.optimizers.SGD(0.0))
+  duals, fractions = [model.dual.numpy()], []
+  for _ in range(4):
+    model.reset_metrics()  # Each step's own figures, not running means.
+    logs = model.train_step(x)
+    duals.append(model.dual.numpy())
+    fractions.append(float(logs["nonzero_fraction"]))
+  changed = [not np.array_equal(a, b) for a, b in zip(duals, duals[1:])]
+  assert changed == [False, True, False, True]
+  assert min(fractions[:3]) > 2 * kept and fractions[3] <= kept, fractions

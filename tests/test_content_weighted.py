@@ -282,3 +282,41 @@ def test_public_range_coder_writes_the_older_ops_bytes(count, scale):
   assert string.numpy() == gen_ops.range_encode(
       tf.constant(symbols, tf.int16), cdf, precision=16).numpy()
   np.testing.assert_array_equal(context.range_decode(string, cdf), symbols)
+
+
+def test_the_quantizer_levels_in_use_get_gradient():
+  """Backward through the quantizer reaches the learned level each feature
+  was mapped to, and no other."""
+  tf.keras.utils.set_random_seed(0)
+  model = ContentWeightedModel(lmbda=0.01, num_filters=8, code_channels=4,
+                               groups=2, num_levels=4)
+  x = synthetic_image(32, 32)[None]
+  with tf.GradientTape() as tape:
+    loss = model.loss_terms(x)["loss"]
+  grad = tape.gradient(loss, model.quantizer.levels).numpy()
+  codes = model.quantizer.indices(model.analyse(
+      tf.cast(x, tf.float32))[0]).numpy().reshape(-1, 4)
+  used = np.zeros(grad.shape, bool)
+  for channel in range(4):
+    used[channel, np.unique(codes[:, channel])] = True
+  assert np.all(grad[~used] == 0) and np.count_nonzero(grad[used]) > 0
+
+
+@pytest.mark.slow
+def test_rate_falls_with_lambda():
+  """The same model and patches, a few Adam steps: the smaller lambda ends
+  with the lower importance (what the rate is the ceiling of) and no higher
+  rate (the gradient of the rate must not ignore lambda)."""
+  x = np.stack([synthetic_image(32, 32), synthetic_image(32, 32)[::-1]])
+  importance, rates = {}, {}
+  for lmbda in (1e-4, 1.0):
+    tf.keras.utils.set_random_seed(0)
+    model = ContentWeightedModel(lmbda=lmbda, num_filters=8,
+                                 code_channels=4, groups=2, num_levels=4)
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
+    model.fit(x, epochs=20, batch_size=2, verbose=0)
+    importance[lmbda] = float(tf.reduce_mean(
+        model.analyse(tf.cast(x, tf.float32))[1]))
+    rates[lmbda] = float(model.loss_terms(x)["proxy_bpp"])
+  assert importance[1e-4] < importance[1.0], importance
+  assert rates[1e-4] <= rates[1.0], rates
