@@ -199,3 +199,23 @@ def test_dual_update_and_retraining_fire_on_their_steps():
   changed = [not np.array_equal(a, b) for a, b in zip(duals, duals[1:])]
   assert changed == [False, True, False, True]
   assert min(fractions[:3]) > 2 * kept and fractions[3] <= kept, fractions
+
+
+@pytest.mark.slow
+def test_admm_training_drives_the_pruned_latents_to_zero():
+  """The same model and patches, 30 Adam steps with and without the ADMM
+  term (strong rho, so that a short run shows it): with ADMM, what the
+  projection will drop at coding time is far smaller."""
+  x = np.stack([synthetic_image(32, 32), synthetic_image(32, 32)[::-1]])
+  dropped = {}
+  for pruning in (True, False):
+    tf.keras.utils.set_random_seed(0)
+    model = CAEADMMModel(num_filters=8, latent_channels=4, keep_fraction=0.1,
+                         rho=1e6, pruning=pruning, admm_every=5,
+                         admm_shape=(2, 4, 4, 4) if pruning else None)
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+    model.fit(x.astype(np.float32), epochs=30, batch_size=2, verbose=0)
+    z = model.g_a(tf.constant(x, tf.float32))
+    kept = admm.project_cardinality(z, admm.keep_count((4, 4, 4), 0.1))
+    dropped[pruning] = float(tf.reduce_mean(tf.abs(z - kept)))
+  assert dropped[True] < 0.5 * dropped[False], dropped
