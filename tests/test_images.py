@@ -1,6 +1,10 @@
 """Odd input images: each is converted as documented or refused clearly."""
 
+import os
+import signal
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -8,6 +12,7 @@ import pytest
 from PIL import Image
 
 from bls2017.core import codec, images
+from cli_helpers import ROOT
 from synthetic import synthetic_image
 
 
@@ -92,3 +97,37 @@ def test_writing_into_a_missing_directory_names_that_directory(tmp_path):
   assert raised.value.filename == str(missing)
   assert raised.value.strerror == "no such directory (writing x.png)"
   assert not (tmp_path / "no").exists()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+  path = tmp_path / "out.tfci"
+  path.write_bytes(b"old")
+  with pytest.raises(RuntimeError):
+    with images.atomic_output(path) as f:
+      f.write(b"half of the new")
+      raise RuntimeError("interrupted")
+  assert path.read_bytes() == b"old"
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tfci"]
+
+
+def test_a_killed_writer_leaves_the_old_file(tmp_path):
+  """A process killed in the middle of a write (no cleanup runs) leaves the
+  destination as it was; only its hidden temporary file remains."""
+  path = tmp_path / "out.png"
+  path.write_bytes(b"old")
+  script = (
+      "import sys, time\n"
+      "from bls2017.core import images\n"
+      f"with images.atomic_output({str(path)!r}) as f:\n"
+      "  f.write(b'x' * 100000); f.flush()\n"
+      "  print('writing', flush=True)\n"
+      "  time.sleep(60)\n")
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  process = subprocess.Popen([sys.executable, "-c", script], env=env,
+                             stdout=subprocess.PIPE, text=True)
+  assert process.stdout.readline() == "writing\n"
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert path.read_bytes() == b"old"
+  leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out.png"]
+  assert len(leftovers) == 1 and leftovers[0].startswith(".out.png.")
