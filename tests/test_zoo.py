@@ -73,6 +73,10 @@ def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
   # Within a few bytes, not exact: oneDNN picks kernels by CPU, and the
   # float analysis transform may round a latent or two the other way.
   assert len(data) == pytest.approx(entry["sample_photo_bytes"], rel=1e-3)
+  # The README's claim: the file, header included, is within 1 % of the
+  # entropy model's information content.
+  bits = model.information_content(x)
+  assert bits <= 8 * len(data) <= 1.01 * bits, 8 * len(data) / bits
   x_hat = model.decompress(data)
   assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
   # Quality floor: on the sample photo every shipped model reaches at least
