@@ -62,6 +62,8 @@ def _add_system_parsers(subparsers):
                  "(half the size).")
   p.set_defaults(command=_finalize)
   p = subparsers.add_parser("models", help="List the shipped models.")
+  p.add_argument("--markdown", action="store_true",
+                 help="Print the README's table of validation figures.")
   p.set_defaults(command=_models)
 
   p = subparsers.add_parser(
@@ -101,7 +103,9 @@ def _finalize(args):
 
 
 def _models(args):
-  del args
+  if args.markdown:
+    print(zoo.markdown_table())
+    return
   print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}{'steps':>8}"
         f"{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")
   for name, entry in zoo.catalog().items():

@@ -88,6 +88,17 @@ def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
   np.testing.assert_array_equal(x_hat, model.decompress(data))
 
 
+def test_readme_table_is_the_catalogs(capsys):
+  """The README's validation table is what `bls2017 models --markdown`
+  makes from models.json, row for row (grayscale rows included)."""
+  assert run_cli("models", "--markdown") == 0
+  table = capsys.readouterr().out.strip()
+  assert table == zoo.markdown_table() and len(table.splitlines()) == 2 + len(
+      NAMES)
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    assert table in f.read()
+
+
 def _target_bytes_to_bpp(num_bytes, x):
   return 8 * num_bytes / (x.shape[0] * x.shape[1])
 
