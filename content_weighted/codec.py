@@ -175,6 +175,8 @@ class Codec(shared_codec.Codec):
   """A loaded content-weighted model file as a codec."""
 
   system = SYSTEM
+  # The plane-by-plane context model holds the whole code volume.
+  max_pixels = images.MAX_PIXELS // 16
 
   def make_codec(self, loaded):
     model = loaded.model
@@ -188,13 +190,6 @@ class Codec(shared_codec.Codec):
         shared_codec.Decompressor(CodesDecoder(model, map_model),
                                    model.channels, loaded.fingerprint, STRIDE,
                                    MAGIC))
-
-  def compress(self, x):
-    if x.ndim == 3 and x.shape[0] * x.shape[1] > images.MAX_PIXELS // 16:
-      raise images.ImageError(
-          f"{x.shape[1]}x{x.shape[0]} is larger than the content-weighted "
-          f"codec's limit ({images.MAX_PIXELS // 16} pixels).")
-    return super().compress(x)
 
   def codes(self, x):
     """(codes [h, w, C], importance levels k [h, w, 1], mask [h, w, C])."""

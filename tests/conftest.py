@@ -1,5 +1,7 @@
 """Shared fixtures: tiny untrained models and deterministic test images."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,11 @@ import tensorflow as tf
 from bls2017.core import model_file
 from bls2017.paper.model import BLS2017Model
 from synthetic import disc_digits, synthetic_image, write_idx
+
+# The commands' SavedModel cache (`bls2017.core.saved_codec`) is off in
+# tests (subprocesses inherit this), so that each test's model file is not
+# exported first; test_saved_codec.py turns it on in a folder of its own.
+os.environ.setdefault("BLS2017_CACHE", "off")
 
 
 def make_model_file(path, channels, num_filters=8, seed=0):

@@ -131,6 +131,7 @@ class Codec:
   """
 
   system = None  # The subclass's systems.System.
+  max_pixels = images.MAX_PIXELS  # The largest image it codes.
 
   @property
   def magic(self):
@@ -163,14 +164,7 @@ class Codec:
 
   def compress(self, x):
     """uint8 array [H, W, channels] -> bitstream bytes."""
-    if x.ndim != 3 or x.shape[-1] != self.channels or x.dtype != "uint8":
-      raise ValueError(f"expected a uint8 image [H, W, {self.channels}], "
-                       f"got {x.dtype} {x.shape}.")
-    height, width = x.shape[:2]
-    if max(height, width) > 65535 or height * width > images.MAX_PIXELS:
-      raise images.ImageError(
-          f"{width}x{height} is larger than the codec's limit (sides up to "
-          f"65535, at most {images.MAX_PIXELS} pixels).")
+    check_image(x, self.channels, self.max_pixels)
     return self.compressor.compress(x).numpy()
 
   def decompress(self, data):
@@ -180,13 +174,33 @@ class Codec:
     a bitstream of this model, including a payload that fails the range
     decoder's own check.
     """
-    bitstream.unpack(data, self.fingerprint, self.magic)
-    try:
-      return self.decompressor.decompress(data).numpy()
-    except tf.errors.InvalidArgumentError:
-      raise bitstream.CorruptBitstreamError(
-          "the payload does not decode (range decoder check failed)."
-      ) from None
+    return checked_decompress(self.decompressor.decompress, data,
+                              self.fingerprint, self.magic)
+
+
+def check_image(x, channels, max_pixels):
+  """Refuses what a codec cannot code: ValueError for a wrong array,
+  images.ImageError for an image over the codec's size limit."""
+  if x.ndim != 3 or x.shape[-1] != channels or x.dtype != "uint8":
+    raise ValueError(f"expected a uint8 image [H, W, {channels}], "
+                     f"got {x.dtype} {x.shape}.")
+  height, width = x.shape[:2]
+  if max(height, width) > 65535 or height * width > max_pixels:
+    raise images.ImageError(
+        f"{width}x{height} is larger than the codec's limit (sides up to "
+        f"65535, at most {max_pixels} pixels).")
+
+
+def checked_decompress(decompress, data, fingerprint, magic):
+  """decompress(data) as uint8 array after checking the header in Python;
+  a payload that fails the range decoder's check is CorruptBitstreamError."""
+  bitstream.unpack(data, fingerprint, magic)
+  try:
+    return decompress(tf.constant(data)).numpy()
+  except tf.errors.InvalidArgumentError:
+    raise bitstream.CorruptBitstreamError(
+        "the payload does not decode (range decoder check failed)."
+    ) from None
 
 
 def load(name_or_path=None):

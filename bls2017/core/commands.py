@@ -26,6 +26,7 @@ bitstream = lazy.module("bls2017.core.bitstream")
 codec_lib = lazy.module("bls2017.core.codec")
 metrics = lazy.module("bls2017.core.metrics")
 model_file = lazy.module("bls2017.core.model_file")
+saved_codec = lazy.module("bls2017.core.saved_codec")
 
 
 def add_model_flag(parser, required=False):
@@ -182,7 +183,7 @@ def _compress(args):
   if args.target_bpp is not None:
     codec, x, data = _compress_to_target(args)
   else:
-    codec = load_codec(args.model_path)
+    codec = saved_codec.open_codec(args.model_path)
     x = images.read(args.input_file, codec.channels)
     data = codec.compress(x)
   with images.atomic_output(output) as f:
@@ -219,7 +220,7 @@ def _decompress(args):
     header, _ = bitstream.unpack(data)
     name = zoo.find(header.fingerprint)
   try:
-    x_hat = load_codec(name).decompress(data)
+    x_hat = saved_codec.open_codec(name).decompress(data)
   except bitstream.WrongModelError as e:
     shipped = e.written_by and zoo.find(e.written_by)
     if not shipped:

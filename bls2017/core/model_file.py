@@ -72,6 +72,29 @@ def system_of(path):
     raise ModelFileError(f"{path}: not a model file ({e}).") from None
 
 
+def identity(path):
+  """(system name, channels, fingerprint) of a model file, from its arrays
+  alone: no model is built and no TensorFlow is loaded."""
+  try:
+    with np.load(path, allow_pickle=False) as archive:
+      arrays = {name: archive[name] for name in archive.files}
+    config = json.loads(str(arrays["config"]))
+    weights = stored_weights.decode(arrays, len(arrays["weight_names"]))
+  except FileNotFoundError:
+    raise ModelFileError(f"{path}: no such model file.") from None
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    raise ModelFileError(f"{path}: not a model file ({e}).") from None
+  return (config.get("system", UNNAMED_SYSTEM), int(config["channels"]),
+          fingerprint(weights, _tables(arrays)))
+
+
+def _tables(arrays):
+  """The range-coding tables among a model file's arrays."""
+  return {k: v for k, v in arrays.items()
+          if k not in ("config", "weight_names")
+          and not stored_weights.is_weight_entry(k)}
+
+
 class LoadedModel:
   """A model read from a file: the Keras model, its tables and identity."""
 
@@ -104,9 +127,7 @@ def load(path, model_class=None, require_tables=True):
     stored_system = config.pop("system", UNNAMED_SYSTEM)
     names = [str(n) for n in arrays["weight_names"]]
     weights = stored_weights.decode(arrays, len(names))
-    tables = {k: v for k, v in arrays.items()
-              if k not in ("config", "weight_names")
-              and not stored_weights.is_weight_entry(k)}
+    tables = _tables(arrays)
     if stored_system != system:
       raise ModelFileError(
           f"{path}: a {stored_system} model file, not a {system} one.")
