@@ -4,6 +4,9 @@ runs them, training steps, memory.
     python -m bls2017.benchmark [--model NAME] [--image photo.png]
         [--sizes 768x512,1920x1080] [--repeats 5] [--output benchmark.json]
 
+    python -m bls2017.benchmark --evaluate DIR [--evaluate_count 24]
+        [--sizes 768x512] [--output evaluate.json]
+
 Each figure is the median of --repeats runs after one warm-up run. Images
 are the given photo (default: matplotlib's sample photograph) resized to
 each size. The commands' rows time `bls2017 compress` and `decompress` of
@@ -12,6 +15,11 @@ tensorflow_compression` in the same way, and give their ratio to it. Peak
 memory is the process's maximum resident set size, so measure one large
 size per run to attribute it, e.g.
     python -m bls2017.benchmark --sizes 7680x4320 --repeats 1 --skip_training
+
+--evaluate times one `bls2017 evaluate` run instead, as a user runs it (a
+fresh process, the default models and codecs) on the first
+--evaluate_count images of DIR centre-cropped to the first size, and gives
+the wall seconds of each of its phases (its timings.json).
 """
 
 import json
@@ -101,6 +109,11 @@ def parse_args(argv):
   add_timing_flags(parser, repeats=5, output="benchmark.json")
   parser.add_argument("--skip_training", action="store_true",
                       help="Leave out the training step.")
+  parser.add_argument("--evaluate", metavar="DIR", default=None,
+                      help="Time `bls2017 evaluate` on images of DIR "
+                      "instead of the codec (see above).")
+  parser.add_argument("--evaluate_count", type=int, default=24,
+                      help="How many images of --evaluate DIR to use.")
   parser.add_argument("--command_repeats", type=int, default=3,
                       help="Timed runs of the commands in fresh processes "
                       "(0: leave them out).")
@@ -146,15 +159,53 @@ def command_speed(model, photo, size, repeats):
   return rows
 
 
+def evaluate_speed(directory, count, size):
+  """Wall seconds of `bls2017 evaluate` (default models and codecs, a fresh
+  process) on `count` images of `directory` centre-cropped to `size`, and
+  of each of its phases."""
+  from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
+  width, height = size
+  paths = [p for p in evaluation.image_paths(directory)
+           if min(np.subtract(Image.open(p).size, size)) >= 0][:count]
+  if len(paths) < count:
+    raise SystemExit(f"--evaluate {directory}: {len(paths)} images of at "
+                     f"least {width}x{height}, not {count}.")
+  with tempfile.TemporaryDirectory() as temporary:
+    crops = os.path.join(temporary, "images")
+    os.makedirs(crops)
+    for i, path in enumerate(paths):
+      image = Image.open(path).convert("RGB")
+      left, top = (image.width - width) // 2, (image.height - height) // 2
+      image.crop((left, top, left + width, top + height)).save(
+          os.path.join(crops, f"{i:03d}.png"))
+    results = os.path.join(temporary, "results")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bls2017", "evaluate", crops,
+                    "--output_dir", results], check=True,
+                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    seconds = time.perf_counter() - start
+    with open(os.path.join(results, "timings.json"), encoding="utf-8") as f:
+      phases = json.load(f)["phases"]
+  what = f"{count} images of {width}x{height}"
+  return ([{"what": f"process: bls2017 evaluate, {what}", "seconds": seconds,
+            "cpus": os.cpu_count()}] +
+          [{"what": f"phase: {name}", "seconds": value}
+           for name, value in phases.items()])
+
+
 def main(args):
   photo = args.image or images.sample_photo()
   sizes = parse_sizes(args.sizes)
-  rows = codec_speed(args.model, photo, args.repeats, sizes)
-  if args.command_repeats:
-    rows += command_speed(args.model, photo, sizes[0], args.command_repeats)
-  if not args.skip_training:
-    rows.append(training_speed(args.repeats))
-  rows.append({"what": "peak memory (MiB)", "mebibytes": _peak_rss_mib()})
+  if args.evaluate:
+    rows = evaluate_speed(args.evaluate, args.evaluate_count, sizes[0])
+  else:
+    rows = codec_speed(args.model, photo, args.repeats, sizes)
+    if args.command_repeats:
+      rows += command_speed(args.model, photo, sizes[0],
+                            args.command_repeats)
+    if not args.skip_training:
+      rows.append(training_speed(args.repeats))
+    rows.append({"what": "peak memory (MiB)", "mebibytes": _peak_rss_mib()})
   for row in rows:
     figures = "  ".join(f"{k} {v:.3f}" for k, v in row.items()
                         if k != "what")

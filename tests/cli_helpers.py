@@ -79,3 +79,56 @@ def assert_exported_codec_round_trips(codec, directory, x, export=True):
   assert data == codec.compress(x)
   np.testing.assert_array_equal(np.load(directory / "y.npy"),
                                 codec.decompress(data))
+
+
+def bad_bitstreams(good, system):
+  """{case: (bytes, words its error must contain)}: damaged copies of the
+  bitstream `good` that `system`'s decompress must refuse."""
+  flipped = bytearray(good)
+  flipped[-1] ^= 1
+  version = bytearray(good)
+  version[2] = 9
+  return {
+      "truncated": (good[:-4], "integrity check failed"),
+      "too short": (good[:9], "truncated bitstream"),
+      "corrupt": (bytes(flipped), "integrity check failed"),
+      "version": (bytes(version), "unsupported bitstream format version 9"),
+      "not tfci": (b"hello world, this is text",
+                   f"not a {system} bitstream"),
+  }
+
+
+def assert_refused_in_one_line(run, path, data, words, model_path, capsys):
+  """`run("decompress", path, ...)` of `data` exits 1 with a one-line error
+  containing `words` and writes no image."""
+  path.write_bytes(data)
+  assert run("decompress", path, "--model_path", model_path) == 1, path.name
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and words in err, (path.name, err)
+  assert not os.path.exists(str(path) + ".png"), path.name
+
+
+def assert_cli_refuses_bad_bitstreams(cli, program, model_path, other_path,
+                                      tmp_path, capsys):
+  """`program decompress` (a registered system's command) refuses each of
+  `bad_bitstreams` of a file its compress wrote, and one of another model
+  (`other_path`), with a one-line error and no image."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from synthetic import synthetic_image  # pylint: disable=import-outside-toplevel
+
+  def run(*argv):
+    return run_main(cli, program, *argv)
+
+  image = tmp_path / "x.png"
+  Image.fromarray(synthetic_image(24, 32)).save(image)
+  assert run("compress", "--model_path", model_path, image,
+             tmp_path / "good.tfci") == 0
+  good = (tmp_path / "good.tfci").read_bytes()
+  assert len(good) > 20  # A payload to truncate.
+  cases = bad_bitstreams(good, program)
+  cases["wrong model"] = (good, "written by model")
+  capsys.readouterr()
+  for name, (data, words) in cases.items():
+    assert_refused_in_one_line(
+        run, tmp_path / f"{name}.tfci", data, words,
+        other_path if name == "wrong model" else model_path, capsys)

@@ -9,7 +9,8 @@ from bls2017.core import bitstream, codec as shared_codec, model_file
 from cae_admm import admm, cli
 from cae_admm import codec as cae_codec
 from cae_admm.model import CAEADMMModel
-from cli_helpers import assert_exported_codec_round_trips, run_main
+from cli_helpers import (assert_cli_refuses_bad_bitstreams,
+                         assert_exported_codec_round_trips, run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
 from synthetic import synthetic_image, write_training_images
 
@@ -219,3 +220,13 @@ def test_admm_training_drives_the_pruned_latents_to_zero():
     kept = admm.project_cardinality(z, admm.keep_count((4, 4, 4), 0.1))
     dropped[pruning] = float(tf.reduce_mean(tf.abs(z - kept)))
   assert dropped[True] < 0.5 * dropped[False], dropped
+
+
+def test_cli_refuses_bad_bitstreams_in_one_line(tmp_path, capsys):
+  # Loud, so that the payload is not empty and can be truncated.
+  model_path = save_with_fitted_tables(
+      lambda: _loud(CAEADMMModel(num_filters=8, latent_channels=4)),
+      tmp_path / "model.npz", cae_codec.fitted_tables)
+  assert_cli_refuses_bad_bitstreams(
+      cli, "cae_admm", model_path, _model_file(tmp_path / "other.npz", seed=1),
+      tmp_path, capsys)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from bls2017.core import codec, images
-from cli_helpers import (ROOT, assert_exported_codec_round_trips, run_cli,
+from cli_helpers import (ROOT, assert_exported_codec_round_trips,
+                         assert_refused_in_one_line, bad_bitstreams, run_cli,
                          run_subprocess)
 
 
@@ -52,20 +53,6 @@ def test_export_round_trips_in_a_process_without_the_project(
     assert (tmp_path / "exported" / "saved.tfci").read_bytes() == f.read()
 
 
-def _bad_bitstreams(good):
-  flipped = bytearray(good)
-  flipped[-1] ^= 1
-  version = bytearray(good)
-  version[2] = 9
-  return {
-      "truncated": (good[:-4], "integrity check failed"),
-      "too short": (good[:9], "truncated bitstream"),
-      "corrupt": (bytes(flipped), "integrity check failed"),
-      "version": (bytes(version), "unsupported bitstream format version 9"),
-      "not tfci": (b"hello world, this is text", "not a bls2017 bitstream"),
-  }
-
-
 def test_bad_bitstreams_give_one_line_errors(rgb_model_path,
                                              other_rgb_model_path,
                                              write_image, tmp_path, capsys):
@@ -73,17 +60,13 @@ def test_bad_bitstreams_give_one_line_errors(rgb_model_path,
   assert run_cli("compress", path, "--model_path", rgb_model_path) == 0
   with open(path + ".tfci", "rb") as f:
     good = f.read()
-  cases = _bad_bitstreams(good)
+  cases = bad_bitstreams(good, "bls2017")
   cases["wrong model"] = (good, "written by model")
   capsys.readouterr()
   for name, (data, words) in cases.items():
-    bad = tmp_path / f"{name}.tfci"
-    bad.write_bytes(data)
     model = other_rgb_model_path if name == "wrong model" else rgb_model_path
-    assert run_cli("decompress", bad, "--model_path", model) == 1, name
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and words in err, (name, err)
-    assert not os.path.exists(str(bad) + ".png"), name
+    assert_refused_in_one_line(run_cli, tmp_path / f"{name}.tfci", data,
+                               words, model, capsys)
 
 
 def test_bad_images_give_one_line_errors(rgb_model_path, tmp_path, capsys):

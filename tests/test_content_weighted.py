@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from bls2017.core import codec as shared_codec, model_file
-from cli_helpers import assert_exported_codec_round_trips, run_main
+from cli_helpers import (assert_cli_refuses_bad_bitstreams,
+                         assert_exported_codec_round_trips, run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
 from content_weighted import cli, context, importance, sequential
 from content_weighted import codec as cw_codec
@@ -320,3 +321,9 @@ def test_rate_falls_with_lambda():
     rates[lmbda] = float(model.loss_terms(x)["proxy_bpp"])
   assert importance[1e-4] < importance[1.0], importance
   assert rates[1e-4] <= rates[1.0], rates
+
+
+def test_cli_refuses_bad_bitstreams_in_one_line(tmp_path, capsys):
+  assert_cli_refuses_bad_bitstreams(
+      cli, "content_weighted", _model_file(tmp_path / "model.npz"),
+      _model_file(tmp_path / "other.npz", seed=1), tmp_path, capsys)

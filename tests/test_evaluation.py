@@ -28,6 +28,14 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
     assert f"{label}: 100%" in progress, label
   for name in ("rd_psnr.png", "rd_msssim.png", "visual.png"):
     assert (out / name).stat().st_size > 5000, name
+  # Every phase's wall time, the repeated ones (rate matching) summed.
+  timings = json.loads((out / "timings.json").read_text())
+  assert list(timings["phases"]) == [
+      f"model {rgb_model_path}", "jpeg quality sweep",
+      "jpeg2000 quality sweep", "jpeg rate matching",
+      "jpeg2000 rate matching", "BD-rates and plots"]
+  assert timings["total"] == pytest.approx(sum(timings["phases"].values()))
+  assert all(seconds > 0 for seconds in timings["phases"].values())
   jpeg = json.loads((out / "jpeg.json").read_text())
   assert len(jpeg["results"]["bpp"]) == len(baselines.SWEEP["jpeg"])
   assert sorted(jpeg["results"]["bpp"]) == jpeg["results"]["bpp"]

@@ -129,7 +129,8 @@ def add_codec_parsers(subparsers, shipped=True):
       " codecs over their quality settings, finds each one's largest file "
       "not above the model's per image, and computes BD-rates. Writes "
       "OUTPUT_DIR/METHOD.json (CompressAI layout), per_image.csv, "
-      "rate_matched.csv, bd.json and RD plots.")
+      "rate_matched.csv, bd.json, RD plots and timings.json (wall seconds "
+      "of each phase).")
   p.add_argument("images", help="Directory or glob of PNG/JPEG images.")
   p.add_argument("--model", "--model_path", dest="models", action="append",
                  help="Model file or shipped model name; repeat for several."
@@ -271,7 +272,8 @@ def _evaluate(args):
           f"{summary['mean_real_bpp']:.4f}); real/relaxed MSE "
           f"{summary['mse_ratio_real_to_relaxed']:.3f}")
   print(f"Wrote {args.output_dir}/: per-method JSON, per_image.csv, "
-        "rate_matched.csv, bd.json, rd_psnr.png, rd_msssim.png, visual.png")
+        "rate_matched.csv, bd.json, rd_psnr.png, rd_msssim.png, visual.png, "
+        "timings.json")
 
 
 def load_codec(name_or_path):

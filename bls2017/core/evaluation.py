@@ -8,6 +8,7 @@ one list entry per rate point (model or quality setting), averaged over
 images.
 """
 
+import contextlib
 import csv
 from concurrent import futures
 import functools
@@ -241,6 +242,7 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   os.makedirs(output_dir, exist_ok=True)
   curves, rows, matched = {}, [], []
   per_model, descriptions = [], dict(baselines.DESCRIPTIONS)
+  clock = PhaseClock(os.path.join(output_dir, "timings.json"))
 
   def write_method(method):
     # Written as soon as a curve gains a point: a long run leaves results.
@@ -252,7 +254,8 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
                compressai_json(method, description, curves[method]))
 
   for name, codec in zip(names, codecs):
-    records = evaluate_codec(codec, paths, progress, label=name)
+    with clock.phase(f"model {name}"):
+      records = evaluate_codec(codec, paths, progress, label=name)
     per_model.append(records)
     # Grayscale models are measured on luma: a curve of their own.
     method = codec.method + ("" if codec.channels == 3 else "-gray")
@@ -264,8 +267,9 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   # rate matching: {codec: {(path, channels): Measured}}.
   measured = {baseline: {} for baseline in baseline_codecs}
   for baseline in baseline_codecs:
-    sweep = evaluate_baseline(baseline, paths, progress=progress,
-                              measured=measured[baseline])
+    with clock.phase(f"{baseline} quality sweep"):
+      sweep = evaluate_baseline(baseline, paths, progress=progress,
+                                measured=measured[baseline])
     curves[baseline] = [dict(summarize(r), quality=q)
                         for q, r in sweep.items()]
     rows += [dict(method=baseline, **r) for rs in sweep.values() for r in rs]
@@ -275,16 +279,36 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   read = functools.lru_cache(maxsize=None)(images.read)  # Once an image.
   for name, codec, records in zip(names, codecs, per_model):
     for baseline in baseline_codecs:
-      matched += _rate_match(name, codec, baseline, paths, records,
-                             measured[baseline], read, progress)
+      with clock.phase(f"{baseline} rate matching"):
+        matched += _rate_match(name, codec, baseline, paths, records,
+                               measured[baseline], read, progress)
   if matched:
     write_csv(os.path.join(output_dir, "rate_matched.csv"), matched)
-  bd = _write_bd(curves, anchor, output_dir)
-  _plot(curves, output_dir, len(paths))
-  if codecs:
-    visual_figure(codecs[0], paths[0], baseline_codecs,
-                  os.path.join(output_dir, "visual.png"))
+  with clock.phase("BD-rates and plots"):
+    bd = _write_bd(curves, anchor, output_dir)
+    _plot(curves, output_dir, len(paths))
+    if codecs:
+      visual_figure(codecs[0], paths[0], baseline_codecs,
+                    os.path.join(output_dir, "visual.png"))
   return curves, bd
+
+
+class PhaseClock:
+  """Wall seconds of each phase of a run (a phase entered again adds to its
+  time), rewritten to a JSON file as each phase ends:
+  {"phases": {name: seconds}, "total": seconds}."""
+
+  def __init__(self, path):
+    self.path, self.phases = path, {}
+
+  @contextlib.contextmanager
+  def phase(self, name):
+    start = time.perf_counter()
+    yield
+    self.phases[name] = (self.phases.get(name, 0.) +
+                         time.perf_counter() - start)
+    write_json(self.path, {"phases": self.phases,
+                           "total": sum(self.phases.values())})
 
 
 def _rate_match(name, codec, baseline, paths, records, measured, read,
