@@ -113,6 +113,13 @@ def test_relaxed_vs_real(rgb_model_path, write_image):
   for r in records:
     assert r["real_bpp"] > 0 and r["relaxed_bpp"] > 0
     assert r["real_mse"] > 0 and r["relaxed_mse"] > 0
+    # The real rate is a range coder's: whole bytes of payload.
+    assert (r["real_bpp"] * 32 * 32 / 8).is_integer()
+  # The summary is of these records.
+  assert summary["rate_bias_bpp"] == pytest.approx(np.mean(
+      [r["real_bpp"] - r["relaxed_bpp"] for r in records]))
+  assert summary["mse_ratio_real_to_relaxed"] == pytest.approx(np.mean(
+      [r["real_mse"] / r["relaxed_mse"] for r in records]))
 
 
 def _curve(rates, psnrs):

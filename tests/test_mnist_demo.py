@@ -100,6 +100,14 @@ def test_decoder_generates_from_random_strings(trained, length):
   strings = tf.constant([rng.bytes(length) for _ in range(6)])
   samples = decompressor.decompress(strings).numpy()
   assert samples.shape == (6, 28, 28, 1) and samples.dtype == np.uint8
+  # Each sample is g_s of the latents its string decodes to ...
+  y_hat = decompressor.entropy_model.decompress(strings, ())
+  expected = tf.saturate_cast(tf.round(trained.g_s(y_hat) * 255.), tf.uint8)
+  np.testing.assert_array_equal(samples, expected.numpy())
+  # ... so equal strings give equal digits and different strings, here,
+  # different ones (empty strings decode to the same latents).
+  distinct = len({sample.tobytes() for sample in samples})
+  assert distinct == (1 if length == 0 else 6), distinct
 
 
 @pytest.mark.slow
