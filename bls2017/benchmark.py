@@ -188,7 +188,8 @@ def evaluate_speed(directory, count, size):
       phases = json.load(f)["phases"]
   what = f"{count} images of {width}x{height}"
   return ([{"what": f"process: bls2017 evaluate, {what}", "seconds": seconds,
-            "cpus": os.cpu_count()}] +
+            "cpus": os.cpu_count(),
+            "images": os.path.basename(os.path.normpath(directory))}] +
           [{"what": f"phase: {name}", "seconds": value}
            for name, value in phases.items()])
 
@@ -207,8 +208,8 @@ def main(args):
       rows.append(training_speed(args.repeats))
     rows.append({"what": "peak memory (MiB)", "mebibytes": _peak_rss_mib()})
   for row in rows:
-    figures = "  ".join(f"{k} {v:.3f}" for k, v in row.items()
-                        if k != "what")
+    figures = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else
+                        f"{k} {v}" for k, v in row.items() if k != "what")
     print(f"{row['what']:<40}{figures}")
   with images.atomic_output(args.output) as f:
     f.write(json.dumps(rows, indent=2).encode())

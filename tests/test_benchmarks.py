@@ -67,3 +67,39 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
   assert entry["validation"]["bpp"] > 0 and entry["sample_photo_bytes"] > 16
   with np.load(tmp_path / "toy-1.npz") as shipped:  # --weights_dtype int8.
     assert any(name.startswith("scale_") for name in shipped.files)
+
+
+def test_readme_evaluate_timing_is_the_committed_run():
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, "docs", "benchmarks",
+                         "evaluate_768x512.json")) as f:
+    rows = json.load(f)
+  phases = {row["what"].removeprefix("phase: "): row["seconds"]
+            for row in rows[1:]}
+
+  def total(word):
+    return sum(s for name, s in phases.items() if word in name)
+
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    readme = " ".join(f.read().split())
+  assert (f"take {rows[0]['seconds']:.0f} s in all: "
+          f"{total('model'):.0f} s for the models, {total('sweep'):.0f} s "
+          f"for the four quality sweeps, {total('matching'):.0f} s for rate "
+          f"matching ({phases['avif rate matching']:.0f} s of it AVIF's)"
+          ) in readme
+
+
+def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):
+  write_image(600, 800, name="large.png")
+  write_image(100, 800, name="short.png")
+  with pytest.raises(SystemExit, match="1 images of at least 768x512, not 2"):
+    benchmark.evaluate_speed(str(tmp_path), 2, (768, 512))
+
+
+def test_readme_validation_timing_is_the_committed_run():
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, "docs", "rd", "timings.json")) as f:
+    total = json.load(f)["total"]
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    readme = " ".join(f.read().split())
+  assert f"its phases took {total:.0f} s on 2 cores" in readme

@@ -271,5 +271,20 @@ def test_evaluate_grayscale_model_on_luma_and_relaxed_vs_real(
   # --relaxed_vs_real: the figure 4 check of the first model, on N patches.
   relaxed = json.loads((out / "relaxed_vs_real.json").read_text())
   assert relaxed["summary"]["patches"] == 6 and len(relaxed["patches"]) == 6
+  assert relaxed["summary"]["model"] == str(rgb_model_path)
+  assert relaxed["summary"]["fingerprint"] == (
+      codec.load(rgb_model_path).fingerprint.hex())
   for name in ("relaxed_vs_real_rate.png", "relaxed_vs_real_mse.png"):
     assert (out / name).stat().st_size > 5000, name
+
+
+def test_readme_rate_matched_table_is_the_committed_results():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with open(os.path.join(root, "docs", "rd", "per_image.csv")) as f:
+    per_image = list(csv.DictReader(f))
+  with open(os.path.join(root, "docs", "rd", "rate_matched.csv")) as f:
+    matched = list(csv.DictReader(f))
+  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  assert evaluation.rate_matched_table("bls2017-mse-4", per_image,
+                                       matched) in readme

@@ -265,7 +265,7 @@ def _evaluate(args):
   _print_bd(bd, args.anchor)
   if args.relaxed_vs_real:
     summary = evaluation.write_relaxed_vs_real(
-        codecs[0], paths, args.output_dir, args.relaxed_vs_real)
+        codecs[0], names[0], paths, args.output_dir, args.relaxed_vs_real)
     print(f"Relaxed vs real on {summary['patches']} patches: rate bias "
           f"{summary['rate_bias_bpp']:+.4f} bpp (relaxed "
           f"{summary['mean_relaxed_bpp']:.4f}, real "

@@ -184,6 +184,27 @@ def bd_table(method, results, names):
   return "\n".join(lines)
 
 
+def rate_matched_table(model, per_image, matched):
+  """Markdown table of `model` beside each classical codec rate-matched to
+  it, image by image (means over images): rows of per_image.csv and
+  rate_matched.csv as `run` writes them (strings, as csv reads them)."""
+  def row(label, records):
+    mean = {key: float(np.mean([float(r[key]) for r in records]))
+            for key in ("bpp", "psnr", "ms_ssim")}
+    return (f"| {label} | {mean['bpp']:.3f} | {mean['psnr']:.2f} | "
+            f"{mean['ms_ssim']:.4f} | {metrics.ms_ssim_db(mean['ms_ssim']):.2f} |")
+  lines = ["| codec | bpp | PSNR (dB) | MS-SSIM | MS-SSIM (dB) |",
+           "|---|---|---|---|---|",
+           row(model, [r for r in per_image if r.get("model") == model])]
+  labels = {"jpeg": f"JPEG, each image at the largest size ≤ {model}'s"}
+  for method in dict.fromkeys(r["method"] for r in matched):
+    label = labels.get(method, f"{baselines.DESCRIPTIONS[method]}, same "
+                       "matching")
+    lines.append(row(label, [r for r in matched if r["model"] == model and
+                             r["method"] == method]))
+  return "\n".join(lines)
+
+
 def _record(path, x, x_hat, num_bytes):
   quality = metrics.quality(x, x_hat)
   return {"image": os.path.basename(path), "height": x.shape[0],
@@ -460,10 +481,13 @@ def relaxed_vs_real(codec, paths, patchsize=128, count=256, seed=0):
   return records, summary
 
 
-def write_relaxed_vs_real(codec, paths, output_dir, count):
-  """Runs relaxed_vs_real; writes relaxed_vs_real.json and two scatters."""
+def write_relaxed_vs_real(codec, name, paths, output_dir, count):
+  """Runs relaxed_vs_real on model `name`; writes relaxed_vs_real.json
+  (naming the model, its fingerprint and the images) and two scatters."""
   from bls2017.core import plots  # pylint: disable=import-outside-toplevel
   records, summary = relaxed_vs_real(codec, paths, count=count)
+  summary = {"model": name, "fingerprint": codec.fingerprint.hex(),
+             "images": len(paths), **summary}
   write_json(os.path.join(output_dir, "relaxed_vs_real.json"),
              {"summary": summary, "patches": records})
   plots.scatter(os.path.join(output_dir, "relaxed_vs_real_rate.png"),

