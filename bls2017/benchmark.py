@@ -31,19 +31,18 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app
 from absl.flags import argparse_flags
-
-from bls2017.core import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# pylint: disable=wrong-import-position
-import tensorflow as tf
 from PIL import Image
 
-from bls2017.core import codec as codec_lib
-from bls2017.core import data, images, metrics
+from bls2017.core import commands, images, lazy
 from bls2017.core.timing import add_timing_flags, median_seconds
-from bls2017.paper.model import BLS2017Model
+
+# Loaded at first use: --help and usage errors answer before TensorFlow.
+tf = lazy.module("tensorflow")
+codec_lib = lazy.module("bls2017.core.codec")
+data = lazy.module("bls2017.core.data")
+metrics = lazy.module("bls2017.core.metrics")
+paper_model = lazy.module("bls2017.paper.model")
 
 SIZES = "768x512,1920x1080"
 
@@ -87,7 +86,7 @@ def training_speed(repeats, patchsize=256, batchsize=8, num_filters=128):
   arrays = [rng.integers(0, 256, (patchsize * 2, patchsize * 2, 3),
                          dtype=np.uint8)]
   batches = iter(data.patch_dataset(arrays, patchsize, batchsize, seed=0))
-  model = BLS2017Model(num_filters=num_filters)
+  model = paper_model.BLS2017Model(num_filters=num_filters)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
   step = tf.function(model.train_step)
   seconds = median_seconds(lambda: step(next(batches)), repeats)
@@ -217,4 +216,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_args)
+  commands.run_command(main, parse_args)

@@ -17,18 +17,16 @@ import glob as glob_lib
 import json
 import time
 
-from absl import app
 from absl.flags import argparse_flags
 
-from bls2017.core import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# pylint: disable=wrong-import-position
-import tensorflow as tf
-
-from bls2017.core import data, images
+from bls2017.core import commands, images, lazy
 from bls2017.core.timing import add_timing_flags
 from bls2017.core.timing import median_seconds as _median_seconds
-from bls2017.paper.model import BLS2017Model
+
+# Loaded at first use: --help and usage errors answer before TensorFlow.
+tf = lazy.module("tensorflow")
+data = lazy.module("bls2017.core.data")
+paper_model = lazy.module("bls2017.paper.model")
 
 
 def plain_pipeline(pattern, patchsize, batchsize):
@@ -147,7 +145,7 @@ def main(args):
            {"what": "input only: decoded once, prefetched",
             "seconds": _median_seconds(lambda: next(cached), args.repeats)}]
   tf.keras.utils.set_random_seed(0)
-  model = BLS2017Model(num_filters=args.num_filters)
+  model = paper_model.BLS2017Model(num_filters=args.num_filters)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
   batch = next(cached)
   rows += step_rows(model, batch, plain, cached, args.repeats)
@@ -167,4 +165,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_args)
+  commands.run_command(main, parse_args)

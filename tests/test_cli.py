@@ -201,3 +201,26 @@ def test_help_and_usage_errors_need_no_tensorflow(program, argv):
   expected = 2 if argv == ["no-such-command"] else 0
   assert result.stdout.splitlines()[-1] == f"exit {expected} False", (
       result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("module", [
+    "bls2017.benchmark", "bls2017.training_benchmark", "bls2017.zoo",
+    "bls2017.zoo.compaction", "bls2017.jax_twin"])
+def test_module_commands_answer_help_without_tensorflow(module):
+  script = textwrap.dedent(f"""
+      import runpy, sys
+      sys.argv = [{module!r}, "--help"]
+      try:
+        runpy.run_module({module!r}, run_name="__main__")
+      except SystemExit as e:
+        # (A lazily registered "tensorflow" is not loaded: its
+        # submodules are.)
+        print("exit", e.code, "tensorflow.python" in sys.modules)
+      """)
+  result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=ROOT),
+                          timeout=300)
+  assert "--" in result.stdout  # The flags are listed.
+  # (absl's own --help, of the commands that define absl flags, exits 1.)
+  assert result.stdout.splitlines()[-1] in (
+      "exit 0 False", "exit 1 False"), (result.stdout, result.stderr)

@@ -26,4 +26,6 @@ def import_tensorflow():
   flags and before `app.run`: imported first inside `main`, TFC's layers
   fail to create their variables ("could not be lifted out of a
   tf.function")."""
-  import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+  import tensorflow  # pylint: disable=import-outside-toplevel
+  tensorflow.__version__  # pylint: disable=pointless-statement
+  # (An attribute, so that a `module("tensorflow")` loads here too.)

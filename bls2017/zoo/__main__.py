@@ -13,15 +13,15 @@ the model file, the hardware and wall time given, and the figures.
 import json
 import os
 
-from absl import app
 from absl.flags import argparse_flags
 
-from bls2017.core import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# pylint: disable=wrong-import-position
 from bls2017 import zoo
-from bls2017.core import evaluation, images, model_file, stored_weights
-from bls2017.paper import codec as paper_codec
+from bls2017.core import commands, images, lazy, stored_weights
+
+# Loaded at first use: --help and usage errors answer before TensorFlow.
+evaluation = lazy.module("bls2017.core.evaluation")
+model_file = lazy.module("bls2017.core.model_file")
+paper_codec = lazy.module("bls2017.paper.codec")
 
 
 def parse_args(argv):
@@ -90,4 +90,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_args)
+  commands.run_command(main, parse_args)

@@ -17,11 +17,13 @@ import tempfile
 
 from absl import app, flags, logging
 
-from bls2017.core import tf_log
-tf_log.quiet_unless_asked()  # Before TensorFlow is imported.
-# pylint: disable=wrong-import-position
-from bls2017.core import codec, evaluation, images, model_file
 from bls2017 import zoo
+from bls2017.core import commands, images, lazy
+
+# Loaded at first use: --help and usage errors answer before TensorFlow.
+codec = lazy.module("bls2017.core.codec")
+evaluation = lazy.module("bls2017.core.evaluation")
+model_file = lazy.module("bls2017.core.model_file")
 
 
 def measure(name, paths, directory):
@@ -105,4 +107,5 @@ def main(argv):
 
 if __name__ == "__main__":
   define_flags()
-  app.run(main)
+  app.define_help_flags()
+  commands.run_command(main, app.parse_flags_with_usage)
