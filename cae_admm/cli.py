@@ -28,6 +28,14 @@ def _add_train_flags(p):
                  "(1 - MS-SSIM).")
   p.add_argument("--latent_channels", type=int, default=32,
                  help="Channels of the latent z (at 1/8 resolution).")
+  p.add_argument("--admm", choices=("full", "no_dual", "off"),
+                 default="full",
+                 help="What of ADMM trains with --pruning (the ablations "
+                 "that isolate it): full; no_dual, U held at 0, i.e. the "
+                 "penalty (rho/2)||z - Pi(z)||^2 alone; off, no ADMM term "
+                 "(coding still projects, masked retraining still runs).")
+  # The described recipe: flips, and the rate halved on plateaus.
+  p.set_defaults(flips=True, lr_schedule="plateau")
 
 
 COMMAND = commands.SystemCommand(

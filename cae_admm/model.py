@@ -21,6 +21,8 @@ STRIDE = 8
 # Scales 1 - MS-SSIM to the size of the MSE (0..255 scale) near 30 dB, for
 # the blended distortion.
 MS_SSIM_SCALE = 2000.0
+# What of ADMM trains (see CAEADMMModel).
+ADMM_MODES = ("full", "no_dual", "off")
 # MS-SSIM on 128x128 patches: the first four of the five default scales.
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363)
 
@@ -94,9 +96,12 @@ class CAEADMMModel(LagrangianModel):
   """Training model: distortion + (rho/2)||z_tilde - Z + U||^2 per pixel.
 
   pruning=False trains the same autoencoder without the ADMM term and codes
-  every latent (the paper's ablation). `admm_shape` ([B, H/8, W/8, C] of a
-  training batch) creates the dual variable U; it is needed for training
-  only and is not part of the model file.
+  every latent (the paper's ablation). With pruning, admm_mode isolates
+  ADMM's part: "full" (the method), "no_dual" (U held at 0: the penalty
+  (rho/2)||z_tilde - Pi(z_tilde)||^2 alone) or "off" (no ADMM term; coding
+  still projects and masked retraining still runs). `admm_shape`
+  ([B, H/8, W/8, C] of a training batch) creates the dual variable U; it is
+  needed for training only and is not part of the model file.
   """
 
   system = SYSTEM.name
@@ -106,7 +111,8 @@ class CAEADMMModel(LagrangianModel):
 
   def __init__(self, num_filters=64, latent_channels=32, channels=3,
                keep_fraction=0.1, rho=50.0, ms_ssim_weight=0.0, pruning=True,
-               admm_every=100, retrain_from=None, admm_shape=None):
+               admm_every=100, retrain_from=None, admm_shape=None,
+               admm_mode="full"):
     super().__init__(1.0, name="cae_admm")
     self.num_filters = int(num_filters)
     self.latent_channels = int(latent_channels)
@@ -117,6 +123,9 @@ class CAEADMMModel(LagrangianModel):
     self.pruning = bool(pruning)
     self.admm_every = int(admm_every)
     self.retrain_from = retrain_from
+    if admm_mode not in ADMM_MODES:
+      raise ValueError(f"admm_mode {admm_mode!r}: not one of {ADMM_MODES}.")
+    self.admm_mode = admm_mode
     self.g_a = Encoder(self.num_filters, self.latent_channels)
     self.g_s = Decoder(self.num_filters, self.channels)
     self.build((None, None, None, self.channels))
@@ -131,7 +140,7 @@ class CAEADMMModel(LagrangianModel):
             "channels": self.channels, "keep_fraction": self.keep_fraction,
             "rho": self.rho, "ms_ssim_weight": self.ms_ssim_weight,
             "pruning": self.pruning, "admm_every": self.admm_every,
-            "retrain_from": self.retrain_from}
+            "retrain_from": self.retrain_from, "admm_mode": self.admm_mode}
 
   @property
   def coding_variables(self):
@@ -186,9 +195,10 @@ class CAEADMMModel(LagrangianModel):
         # `admm_every` steps.
         z_projected = tf.stop_gradient(
             admm.project_cardinality(z_tilde + self.dual, keep))
-        num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
-        penalty = self.rho / 2 * tf.reduce_sum(
-            tf.square(z_tilde - z_projected + self.dual)) / num_pixels
+        if self.admm_mode != "off":
+          num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
+          penalty = self.rho / 2 * tf.reduce_sum(
+              tf.square(z_tilde - z_projected + self.dual)) / num_pixels
         if self.retrain_from is not None:
           # Masked retraining: the decoder sees the pruned latents, as it
           # will when coding; gradients reach the kept entries only.
@@ -200,7 +210,7 @@ class CAEADMMModel(LagrangianModel):
       loss = penalty + distortion
     grads = tape.gradient(loss, self.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-    if self.pruning:
+    if self.pruning and self.admm_mode == "full":
       step = self.optimizer.iterations
       tf.cond(step % self.admm_every == 0,
               lambda: self.dual.assign(admm.dual_update(

@@ -14,6 +14,9 @@ class Config(KerasTrainConfig):
   """A `cae_admm train` run (the flags of the same names)."""
   model_path: str = "cae_admm.npz"
   patchsize: int = 128
+  lr_schedule: str = "plateau"  # As described: halved on plateaus.
+  flips: bool = True
+  admm: str = "full"  # One of model_lib.ADMM_MODES.
   keep_fraction: float = 0.1  # l as a fraction of the latents.
   rho: float = 50.0
   admm_every_epochs: int = 1
@@ -31,6 +34,7 @@ def train(config):
       config.num_filters, config.latent_channels, config.channels,
       config.keep_fraction, config.rho, config.ms_ssim_weight,
       config.pruning, config.admm_every_epochs * config.steps_per_epoch,
+      admm_mode=config.admm,
       retrain_from=round((1 - config.retrain_fraction) * config.total_steps),
       admm_shape=(config.batchsize, side, side, config.latent_channels)),
       codec.fitted_tables)

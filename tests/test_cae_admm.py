@@ -205,21 +205,21 @@ def test_dual_update_and_retraining_fire_on_their_steps():
 @pytest.mark.slow
 def test_admm_training_drives_the_pruned_latents_to_zero():
   """The same model and patches, 30 Adam steps with and without the ADMM
-  term (strong rho, so that a short run shows it): with ADMM, what the
-  projection will drop at coding time is far smaller."""
+  term (strong rho, so that a short run shows it; both prune when coding):
+  with ADMM, what the projection will drop at coding time is far smaller."""
   x = np.stack([synthetic_image(32, 32), synthetic_image(32, 32)[::-1]])
   dropped = {}
-  for pruning in (True, False):
+  for mode in ("full", "off"):
     tf.keras.utils.set_random_seed(0)
     model = CAEADMMModel(num_filters=8, latent_channels=4, keep_fraction=0.1,
-                         rho=1e6, pruning=pruning, admm_every=5,
-                         admm_shape=(2, 4, 4, 4) if pruning else None)
+                         rho=1e6, admm_every=5, admm_shape=(2, 4, 4, 4),
+                         admm_mode=mode)
     model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
     model.fit(x.astype(np.float32), epochs=30, batch_size=2, verbose=0)
     z = model.g_a(tf.constant(x, tf.float32))
     kept = admm.project_cardinality(z, admm.keep_count((4, 4, 4), 0.1))
-    dropped[pruning] = float(tf.reduce_mean(tf.abs(z - kept)))
-  assert dropped[True] < 0.5 * dropped[False], dropped
+    dropped[mode] = float(tf.reduce_mean(tf.abs(z - kept)))
+  assert dropped["full"] < 0.5 * dropped["off"], dropped
 
 
 def test_cli_refuses_bad_bitstreams_in_one_line(tmp_path, capsys):
@@ -230,3 +230,43 @@ def test_cli_refuses_bad_bitstreams_in_one_line(tmp_path, capsys):
   assert_cli_refuses_bad_bitstreams(
       cli, "cae_admm", model_path, _model_file(tmp_path / "other.npz", seed=1),
       tmp_path, capsys)
+
+
+@pytest.mark.parametrize("mode", ["full", "no_dual", "off"])
+def test_admm_ablation_modes(mode):
+  """full updates U; no_dual keeps U at 0 but keeps the penalty; off has no
+  penalty. All three code the pruned latents."""
+  tf.keras.utils.set_random_seed(0)
+  x = tf.constant(np.stack([synthetic_image(32, 32)] * 2), tf.float32)
+  model = _loud(CAEADMMModel(num_filters=8, latent_channels=4,
+                             keep_fraction=0.05, admm_every=1,
+                             admm_shape=(2, 4, 4, 4), admm_mode=mode))
+  model.compile(optimizer=tf.keras.optimizers.SGD(0.0))
+  logs = model.train_step(x)
+  assert np.any(model.dual.numpy()) == (mode == "full")
+  assert (float(logs["admm_penalty"]) > 0) == (mode != "off")
+  kept = admm.keep_count((4, 4, 4), 0.05)
+  assert np.count_nonzero(model.quantize(model.g_a(x))[0]) <= kept
+
+
+def test_admm_mode_is_checked_and_kept_in_the_model_file(tmp_path):
+  with pytest.raises(ValueError, match="admm_mode 'half'"):
+    CAEADMMModel(num_filters=8, latent_channels=4, admm_mode="half")
+  path = save_with_fitted_tables(
+      lambda: CAEADMMModel(num_filters=8, latent_channels=4,
+                           admm_mode="no_dual"),
+      tmp_path / "m.npz", cae_codec.fitted_tables)
+  assert model_file.load(str(path), CAEADMMModel).model.admm_mode == "no_dual"
+
+
+def test_train_flags_default_to_the_described_recipe():
+  from cae_admm import train  # pylint: disable=import-outside-toplevel
+  args = cli.parse_args(["cae_admm", "train", "--train_glob", "x/*.png"])
+  config = train.Config.from_flags(args)
+  assert (config.flips, config.lr_schedule, config.admm) == (
+      True, "plateau", "full")
+  args = cli.parse_args(["cae_admm", "train", "--noflips", "--lr_schedule",
+                         "cosine", "--admm", "no_dual"])
+  config = train.Config.from_flags(args)
+  assert (config.flips, config.lr_schedule, config.admm) == (
+      False, "cosine", "no_dual")

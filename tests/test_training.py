@@ -4,8 +4,9 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from bls2017.core import data, model_file
+from bls2017.core import data, model_file, train_config, training
 from synthetic import synthetic_image, write_training_images
 from cli_helpers import run_cli
 
@@ -201,3 +202,37 @@ def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
   assert result.returncode == 0, result.stderr
   finished = model_file.load(str(tmp_path / "m.npz"))
   assert finished.metadata["steps"] == 20
+
+
+def test_random_flips_give_each_patch_one_of_its_four_flips():
+  tf.keras.utils.set_random_seed(0)
+  batch = tf.constant(np.stack([synthetic_image(8, 8)] * 64))
+  flipped = training.random_flips(batch).numpy()
+  x = batch[0].numpy()
+  variants = [x, x[::-1], x[:, ::-1], x[::-1, ::-1]]
+  seen = set()
+  for patch in flipped:
+    matches = [k for k, v in enumerate(variants) if np.array_equal(patch, v)]
+    assert matches, "not a flip of the patch"
+    seen.add(matches[0])
+  assert seen == {0, 1, 2, 3}
+
+
+def test_plateau_schedule_halves_the_rate_when_the_loss_stalls():
+  """A model whose loss cannot fall: after the first epoch, each epoch
+  past the patience halves the rate, down to 1 % of the peak."""
+  config = train_config.TrainConfig(learning_rate=0.1, lr_schedule="plateau",
+                                    plateau_patience=1)
+  inputs = tf.keras.Input((1,))
+  model = tf.keras.Model(inputs, tf.keras.layers.Dense(1, use_bias=False)(
+      inputs * 0))
+  model.compile(optimizer=tf.keras.optimizers.SGD(training.learning_rate(
+      config.learning_rate, config.lr_schedule, 0)), loss="mse")
+  rates = []
+  record = tf.keras.callbacks.LambdaCallback(
+      on_epoch_end=lambda *_: rates.append(
+          float(model.optimizer.learning_rate)))
+  model.fit(np.zeros((4, 1)), np.ones((4, 1)), epochs=9, verbose=0,
+            callbacks=[training.plateau_halving(config), record])
+  assert rates == pytest.approx([0.1 / 2 ** k for k in range(7)] +
+                                [0.001, 0.001])

@@ -70,7 +70,14 @@ def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
                  help="Adam learning rate (peak rate with a schedule).")
   p.add_argument("--lr_schedule", choices=train_config.LR_SCHEDULES,
                  default="constant",
-                 help="cosine: decay to 1%% of the peak over all steps.")
+                 help="cosine: decay to 1%% of the peak over all steps; "
+                 "plateau: halve the rate when the training loss has not "
+                 "fallen for --plateau_patience epochs (down to 1%%).")
+  p.add_argument("--plateau_patience", type=int, default=3,
+                 help="Epochs without a lower loss before --lr_schedule "
+                 "plateau halves the rate.")
+  add_bool_flag(p, "flips", False, "Flip training patches at random, "
+                "horizontally and vertically.")
   p.add_argument("--checkpoint_every", type=int, default=500,
                  help="Steps between checkpoints.")
   p.add_argument("--seed", type=int, default=None,

@@ -18,7 +18,7 @@ from typing import Optional
 
 # tf.distribute strategies `bls2017.core.training.distribution_strategy` builds.
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
 
 
 def from_flags(cls, flags, **overrides):
@@ -42,6 +42,9 @@ class TrainConfig:
   steps_per_epoch: int = 1000
   learning_rate: float = 1e-4
   lr_schedule: str = "constant"  # One of LR_SCHEDULES.
+  # "plateau": epochs without a lower training loss before the rate halves.
+  plateau_patience: int = 3
+  flips: bool = False  # Random horizontal and vertical flips of patches.
   seed: Optional[int] = None
   train_dir: Optional[str] = None  # Checkpoints and logs.
   verbose: int = 1  # 0: quiet; 1: progress bar (2: Keras' line per epoch).

@@ -17,8 +17,9 @@ from bls2017.core import data, model_file, train_config
 
 
 def learning_rate(peak, schedule, total_steps):
-  """Constant, or cosine decay from `peak` to peak/100 over training."""
-  if schedule == "constant":
+  """Constant, or cosine decay from `peak` to peak/100 over training
+  ("plateau" starts constant; `plateau_halving` lowers it)."""
+  if schedule in ("constant", "plateau"):
     return peak
   if schedule == "cosine":
     return tf.keras.optimizers.schedules.CosineDecay(
@@ -32,11 +33,28 @@ def build_dataset(config, seed=None):
   if config.train_glob:
     arrays = data.load_images(config.train_glob, config.channels,
                               config.patchsize)
-    return data.patch_dataset(arrays, config.patchsize, config.batchsize,
-                              seed)
-  return data.tfds_dataset(config.tfds_dataset_name, "train",
-                           config.patchsize, config.batchsize,
-                           config.channels)
+    dataset = data.patch_dataset(arrays, config.patchsize, config.batchsize,
+                                 seed)
+  else:
+    dataset = data.tfds_dataset(config.tfds_dataset_name, "train",
+                                config.patchsize, config.batchsize,
+                                config.channels)
+  return dataset.map(random_flips) if config.flips else dataset
+
+
+def random_flips(batch):
+  """Each patch of a batch [B, H, W, C] flipped left-right and up-down,
+  each with probability 1/2."""
+  return tf.image.random_flip_up_down(tf.image.random_flip_left_right(batch))
+
+
+def plateau_halving(config):
+  """Halves the learning rate when the training loss has not fallen for
+  config.plateau_patience epochs, down to 1 % of the peak. (Its count of
+  epochs starts again when a killed run resumes.)"""
+  return tf.keras.callbacks.ReduceLROnPlateau(
+      monitor="loss", factor=0.5, patience=config.plateau_patience,
+      min_lr=config.learning_rate / 100)
 
 
 STRATEGIES = train_config.STRATEGIES
@@ -120,6 +138,8 @@ def fit_and_save(model, config, dataset, metadata=None, make_tables=None,
       tf.keras.callbacks.TensorBoard(
           os.path.join(train_dir, "logs"), update_freq=100),
   ]
+  if config.lr_schedule == "plateau":
+    callbacks.append(plateau_halving(config))
   start = time.time()
   history = model.fit(
       dataset, epochs=config.epochs,

@@ -38,7 +38,8 @@ from bls2017.paper.architecture import default_filters
 from bls2017.jax_twin import model, params_io
 
 CHECKPOINT = "checkpoint.npz"
-SCHEDULES = train_config.LR_SCHEDULES
+# Keras' plateau halving (a callback) has no twin here.
+SCHEDULES = tuple(s for s in train_config.LR_SCHEDULES if s != "plateau")
 LADDER_FORMS = ("unrolled", "vmap")
 # Keras' Adam epsilon, which `bls2017 train` uses (optax's default is 1e-8).
 ADAM_EPSILON = 1e-7
