@@ -1,7 +1,10 @@
-"""The paper's ablation: with and without the pruning schedule.
+"""The paper's ablation: with and without the pruning schedule (and the
+ADMM modes that isolate ADMM's part, `--admm`).
 
 For each model: mean real bpp (file size), PSNR and the fraction of the
-coded latents z_hat that are zero, over a set of images.
+coded latents z_hat that are zero, over a set of images; for each model
+after the first, the differences from the first with 95 % confidence
+intervals over the images (`evaluation.ablation_figures`).
 """
 
 import numpy as np
@@ -11,7 +14,7 @@ from bls2017.core import evaluation, images, metrics
 
 
 def measure(codec, paths, desc=None):
-  """Mean figures of a `cae_admm.codec.Codec` over image `paths`."""
+  """Per-image figures of a `cae_admm.codec.Codec` on image `paths`."""
   rows = []
   for path in tqdm(paths, desc=desc):
     x = images.read(path, codec.channels)
@@ -19,14 +22,17 @@ def measure(codec, paths, desc=None):
     rows.append({"bpp": metrics.bpp(len(data), x),
                  "psnr": metrics.psnr(x, codec.decompress(data)),
                  "zero_fraction": float(np.mean(codec.latents(x) == 0))})
-  summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-  return dict(summary, images=len(rows), pruning=codec.model.pruning,
-              keep_fraction=codec.model.keep_fraction)
+  return rows
 
 
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  results = {name: measure(codec, paths, name)
-             for name, codec in zip(names, codecs)}
+  results = evaluation.ablation_figures(
+      {name: measure(codec, paths, name) for name, codec in zip(names,
+                                                                codecs)},
+      {name: {"pruning": codec.model.pruning,
+              "keep_fraction": codec.model.keep_fraction,
+              "admm_mode": codec.model.admm_mode}
+       for name, codec in zip(names, codecs)})
   evaluation.write_json(output, results)
   return results

@@ -5,7 +5,9 @@ the importance map keeps, and the information content of the same codes
 under the context model and under per-channel factorized tables fitted to
 them (importance map bits included in both). Decoding: seconds to encode
 and decode with the file's slanted plane order and code by code in causal
-order (`sequential`), and the sequential variant's size.
+order (`sequential`), and the sequential variant's size. For each model
+after the first, the differences from the first with 95 % confidence
+intervals over the images (`evaluation.ablation_figures`).
 """
 
 import time
@@ -18,7 +20,7 @@ from content_weighted import sequential
 
 
 def measure(codec, paths, desc=None):
-  """Mean figures of a `content_weighted.codec.Codec` over image `paths`."""
+  """Per-image figures of a `content_weighted.codec.Codec` on `paths`."""
   rows = []
   for number, path in enumerate(tqdm(paths, desc=desc)):
     x = images.read(path, codec.channels)
@@ -42,9 +44,7 @@ def measure(codec, paths, desc=None):
         "slanted_encode_s": encoded - start,
         "slanted_decode_s": decoded - encoded,
         **_sequential(codec, x, codes.numpy() * mask.numpy())})
-  summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-  return dict(summary, images=len(rows),
-              importance_map=codec.model.importance_map)
+  return rows
 
 
 def _factorized_file_bits(codec, x):
@@ -74,7 +74,10 @@ def _sequential(codec, x, kept_codes):
 
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  results = {name: measure(codec, paths, name)
-             for name, codec in zip(names, codecs)}
+  results = evaluation.ablation_figures(
+      {name: measure(codec, paths, name) for name, codec in zip(names,
+                                                                codecs)},
+      {name: {"importance_map": codec.model.importance_map}
+       for name, codec in zip(names, codecs)})
   evaluation.write_json(output, results)
   return results

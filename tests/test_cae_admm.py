@@ -1,5 +1,6 @@
 """CAE-ADMM: the ADMM pieces, stochastic rounding, training and the codec."""
 
+import json
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -132,15 +133,25 @@ def test_train_command_and_cli_round_trip(tmp_path, capsys):
 def test_ablation_reports_zero_fraction(cae_path, tmp_path):
   from cae_admm import ablation
   from PIL import Image
-  Image.fromarray(synthetic_image(40, 48)).save(tmp_path / "a.png")
+  paths = []
+  for k, (h, w) in enumerate([(40, 48), (32, 56), (48, 40)]):
+    Image.fromarray(synthetic_image(h, w)).save(tmp_path / f"{k}.png")
+    paths.append(str(tmp_path / f"{k}.png"))
   codecs = [cae_codec.load(cae_path),
             cae_codec.load(_model_file(tmp_path / "np.npz", pruning=False))]
-  results = ablation.run(codecs, ["pruned", "unpruned"],
-                         [str(tmp_path / "a.png")], str(tmp_path / "a.json"))
+  results = ablation.run(codecs, ["pruned", "unpruned"], paths,
+                         str(tmp_path / "a.json"))
   # Pruned to 25 % of the latents: at least 75 % zeros.
   assert results["pruned"]["zero_fraction"] >= 0.75
   assert results["unpruned"]["pruning"] is False
-  assert (tmp_path / "a.json").exists()
+  assert results["pruned"]["admm_mode"] == "full"
+  # The second model against the first, per image, with an interval.
+  psnr = results["unpruned"]["vs_first"]["psnr"]
+  assert psnr["mean"] == pytest.approx(
+      results["unpruned"]["psnr"] - results["pruned"]["psnr"])
+  assert psnr["ci95"][0] <= psnr["mean"] <= psnr["ci95"][1]
+  assert "vs_first" not in results["pruned"]
+  assert json.loads((tmp_path / "a.json").read_text()) == results
 
 
 def test_evaluation_logs_each_term_by_its_name():

@@ -288,3 +288,23 @@ def test_readme_rate_matched_table_is_the_committed_results():
     readme = f.read()
   assert evaluation.rate_matched_table("bls2017-mse-4", per_image,
                                        matched) in readme
+
+
+def test_paired_difference_interval():
+  # Differences 1, 2, 3: mean 2, standard error 1/sqrt(3), t(0.975, 2).
+  from scipy import stats  # pylint: disable=import-outside-toplevel
+  d = evaluation.paired_difference([2., 4., 6.], [1., 2., 3.])
+  half = stats.t.ppf(0.975, 2) / np.sqrt(3)
+  assert d["mean"] == 2 and d["ci95"] == pytest.approx([2 - half, 2 + half])
+  assert evaluation.paired_difference([2., 3.], [1., 2.])["ci95"] == [1, 1]
+  assert np.isnan(evaluation.paired_difference([2.], [1.])["ci95"]).all()
+
+
+def test_ablation_figures_compare_each_model_with_the_first():
+  rows = {"a": [{"psnr": 30., "bpp": 1.}, {"psnr": 32., "bpp": 2.}],
+          "b": [{"psnr": 29., "bpp": 0.5}, {"psnr": 30., "bpp": 1.5}]}
+  figures = evaluation.ablation_figures(rows, {"a": {"x": 1}, "b": {"x": 2}})
+  assert figures["a"] == {"psnr": 31., "bpp": 1.5, "images": 2, "x": 1}
+  assert figures["b"]["vs_first"]["model"] == "a"
+  assert figures["b"]["vs_first"]["psnr"]["mean"] == -1.5
+  assert figures["b"]["vs_first"]["bpp"]["ci95"] == [-0.5, -0.5]

@@ -326,7 +326,13 @@ def add_ablation_parser(subparsers, what, load, run_ablation):
     results = run_ablation(codecs, args.models, paths, args.output)
     for name, figures in results.items():
       print(name, "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else
-                            f"{k} {v}" for k, v in figures.items()))
+                            f"{k} {v}" for k, v in figures.items()
+                            if k != "vs_first"))
+      differences = figures.get("vs_first", {})
+      for k, d in differences.items():
+        if k != "model":
+          print(f"  {k} {d['mean']:+.4f} [{d['ci95'][0]:+.4f}, "
+                f"{d['ci95'][1]:+.4f}] (95 % CI) vs {differences['model']}")
     print(f"Wrote {args.output}")
   p.set_defaults(command=ablation)
 
