@@ -308,3 +308,14 @@ def test_ablation_figures_compare_each_model_with_the_first():
   assert figures["b"]["vs_first"]["model"] == "a"
   assert figures["b"]["vs_first"]["psnr"]["mean"] == -1.5
   assert figures["b"]["vs_first"]["bpp"]["ci95"] == [-0.5, -0.5]
+
+
+def test_ablation_table_gives_means_then_differences_with_intervals():
+  rows = {"a": [{"psnr": 30., "bpp": 1.}, {"psnr": 32., "bpp": 2.}],
+          "b": [{"psnr": 29., "bpp": 0.5}, {"psnr": 30., "bpp": 1.5}]}
+  table = evaluation.ablation_table(
+      evaluation.ablation_figures(rows, {"a": {}, "b": {}}),
+      {"a": "A", "b": "B"}, {"bpp": ("bpp", 3), "psnr": ("PSNR (dB)", 2)})
+  assert table.splitlines()[2:] == [
+      "| A | 1.500 | 31.00 |",
+      "| B | -0.500 [-0.500, -0.500] | -1.50 [-7.85, +4.85] |"]  # t(1) 12.71

@@ -432,6 +432,28 @@ def ablation_figures(rows_by_model, extras):
   return results
 
 
+def ablation_table(results, labels, figures):
+  """Markdown table of `ablation_figures` results: the first model's means,
+  then each other model's differences with their 95 % intervals.
+
+  labels: {model: row label}; figures: {figure: (column title, digits)}.
+  """
+  lines = ["| model | " + " | ".join(t for t, _ in figures.values()) + " |",
+           "|---|" + "---|" * len(figures)]
+  for name, label in labels.items():
+    cells = []
+    for key, (_, digits) in figures.items():
+      if "vs_first" not in results[name]:
+        cells.append(f"{results[name][key]:.{digits}f}")
+        continue
+      d = results[name]["vs_first"][key]
+      low, high = d["ci95"]
+      cells.append(f"{d['mean']:+.{digits}f} [{low:+.{digits}f}, "
+                   f"{high:+.{digits}f}]")
+    lines.append(f"| {label} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
 class ResultsError(ValueError):
   """A results file is missing, not JSON, or not in the CompressAI layout."""
 

@@ -15,7 +15,7 @@ of an evaluation's time (about 15x slower at 768x512 on 2 cores):
 - tf.image filters with an 11x11 depthwise convolution; its Gaussian is the
   outer product of a 1-D one, so two 11-tap passes give the same sums in
   about a fifth of the time (and nearer float64's: within 1e-6 of it, where
-  tf.image's float32 SSIM is up to 1e-3 off on noisy 768x512 images);
+  tf.image's float32 SSIM is about 1e-3 off on noisy 768x512 images);
 - SSIM is MS-SSIM's first scale, which tf.image computes twice when both
   are asked for.
 """
