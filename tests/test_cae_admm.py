@@ -281,3 +281,19 @@ def test_train_flags_default_to_the_described_recipe():
   config = train.Config.from_flags(args)
   assert (config.flips, config.lr_schedule, config.admm) == (
       False, "cosine", "no_dual")
+
+
+def test_readme_admm_ablation_table_is_the_committed_result():
+  from cae_admm import ablation  # pylint: disable=import-outside-toplevel
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  import os  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(ROOT, "docs", "related",
+                         "cae_admm_modes_ablation.json")) as f:
+    results = json.load(f)
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  labels = {"cae-admm-full.npz": "ADMM as built (`--admm full`)",
+            "cae-admm-no_dual.npz": "U held at 0 (`--admm no_dual`)",
+            "cae-admm-off.npz":
+                "no ADMM term, coding still pruned (`--admm off`)"}
+  assert ablation.table(results, labels) in readme
