@@ -164,8 +164,12 @@ def evaluate_speed(directory, count, size):
   of each of its phases."""
   from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
   width, height = size
+  def large_enough(path):
+    with Image.open(path) as image:
+      return min(np.subtract(image.size, size)) >= 0
+
   paths = [p for p in evaluation.image_paths(directory)
-           if min(np.subtract(Image.open(p).size, size)) >= 0][:count]
+           if large_enough(p)][:count]
   if len(paths) < count:
     raise SystemExit(f"--evaluate {directory}: {len(paths)} images of at "
                      f"least {width}x{height}, not {count}.")

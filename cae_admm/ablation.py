@@ -36,14 +36,15 @@ def table(results, labels):
   return evaluation.ablation_table(results, labels, TABLE_FIGURES)
 
 
+def describe(codec):
+  """What the ablation records of a model: its settings and training steps."""
+  return {"pruning": codec.model.pruning,
+          "keep_fraction": codec.model.keep_fraction,
+          "admm_mode": codec.model.admm_mode,
+          "steps": codec.loaded.metadata.get("steps")}
+
+
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  results = evaluation.ablation_figures(
-      {name: measure(codec, paths, name) for name, codec in zip(names,
-                                                                codecs)},
-      {name: {"pruning": codec.model.pruning,
-              "keep_fraction": codec.model.keep_fraction,
-              "admm_mode": codec.model.admm_mode}
-       for name, codec in zip(names, codecs)})
-  evaluation.write_json(output, results)
-  return results
+  return evaluation.run_ablation(measure, describe, codecs, names, paths,
+                                 output)

@@ -5,6 +5,7 @@
 """
 
 from bls2017.core import commands
+from cae_admm import ADMM_MODES
 
 
 def _add_train_flags(p):
@@ -28,7 +29,7 @@ def _add_train_flags(p):
                  "(1 - MS-SSIM).")
   p.add_argument("--latent_channels", type=int, default=32,
                  help="Channels of the latent z (at 1/8 resolution).")
-  p.add_argument("--admm", choices=("full", "no_dual", "off"),
+  p.add_argument("--admm", choices=ADMM_MODES,
                  default="full",
                  help="What of ADMM trains with --pruning (the ablations "
                  "that isolate it): full; no_dual, U held at 0, i.e. the "

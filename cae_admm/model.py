@@ -14,15 +14,13 @@ after training (see `codec`).
 import tensorflow as tf
 
 from bls2017.core.lagrangian import LagrangianModel
-from cae_admm import SYSTEM, admm
+from cae_admm import ADMM_MODES, SYSTEM, admm
 
 # Total downsampling factor of the encoder (2 * 2 * 2).
 STRIDE = 8
 # Scales 1 - MS-SSIM to the size of the MSE (0..255 scale) near 30 dB, for
 # the blended distortion.
 MS_SSIM_SCALE = 2000.0
-# What of ADMM trains (see CAEADMMModel).
-ADMM_MODES = ("full", "no_dual", "off")
 # MS-SSIM on 128x128 patches: the first four of the five default scales.
 _MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363)
 
@@ -193,9 +191,9 @@ class CAEADMMModel(LagrangianModel):
                                self.keep_fraction)
         # The Z-step is solved exactly on every batch; U follows every
         # `admm_every` steps.
-        z_projected = tf.stop_gradient(
-            admm.project_cardinality(z_tilde + self.dual, keep))
         if self.admm_mode != "off":
+          z_projected = tf.stop_gradient(
+              admm.project_cardinality(z_tilde + self.dual, keep))
           num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), x.dtype)
           penalty = self.rho / 2 * tf.reduce_sum(
               tf.square(z_tilde - z_projected + self.dual)) / num_pixels

@@ -16,7 +16,7 @@ class Config(KerasTrainConfig):
   patchsize: int = 128
   lr_schedule: str = "plateau"  # As described: halved on plateaus.
   flips: bool = True
-  admm: str = "full"  # One of model_lib.ADMM_MODES.
+  admm: str = "full"  # One of cae_admm.ADMM_MODES.
   keep_fraction: float = 0.1  # l as a fraction of the latents.
   rho: float = 50.0
   admm_every_epochs: int = 1

@@ -74,10 +74,6 @@ def _sequential(codec, x, kept_codes):
 
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  results = evaluation.ablation_figures(
-      {name: measure(codec, paths, name) for name, codec in zip(names,
-                                                                codecs)},
-      {name: {"importance_map": codec.model.importance_map}
-       for name, codec in zip(names, codecs)})
-  evaluation.write_json(output, results)
-  return results
+  return evaluation.run_ablation(
+      measure, lambda codec: {"importance_map": codec.model.importance_map},
+      codecs, names, paths, output)

@@ -145,6 +145,8 @@ def test_ablation_reports_zero_fraction(cae_path, tmp_path):
   assert results["pruned"]["zero_fraction"] >= 0.75
   assert results["unpruned"]["pruning"] is False
   assert results["pruned"]["admm_mode"] == "full"
+  assert results["pruned"]["steps"] == (
+      cae_codec.load(cae_path).loaded.metadata.get("steps"))
   # The second model against the first, per image, with an interval.
   psnr = results["unpruned"]["vs_first"]["psnr"]
   assert psnr["mean"] == pytest.approx(
@@ -297,3 +299,6 @@ def test_readme_admm_ablation_table_is_the_committed_result():
             "cae-admm-off.npz":
                 "no ADMM term, coding still pruned (`--admm off`)"}
   assert ablation.table(results, labels) in readme
+  # The training budget the README gives is the models' own record.
+  steps = {figures["steps"] for figures in results.values()}
+  assert len(steps) == 1 and f"{steps.pop():,} steps of" in readme

@@ -432,6 +432,18 @@ def ablation_figures(rows_by_model, extras):
   return results
 
 
+def run_ablation(measure, describe, codecs, names, paths, output):
+  """The related systems' `ablation`: measure(codec, paths, name) -> per-
+  image rows, describe(codec) -> what to record of the model; writes
+  `ablation_figures` as JSON to `output` and returns them."""
+  results = ablation_figures(
+      {name: measure(codec, paths, name)
+       for name, codec in zip(names, codecs)},
+      {name: describe(codec) for name, codec in zip(names, codecs)})
+  write_json(output, results)
+  return results
+
+
 def ablation_table(results, labels, figures):
   """Markdown table of `ablation_figures` results: the first model's means,
   then each other model's differences with their 95 % intervals.
