@@ -13,7 +13,9 @@ from bls2017.core import systems
 SYSTEM = systems.register(systems.System(
     name="content_weighted", magic=b"CW", description="Li et al. 2018 "
     "(importance map + context model)", opener="content_weighted.codec:load",
-    model="content_weighted.model:ContentWeightedModel"))
+    model="content_weighted.model:ContentWeightedModel",
+    # 2: each plane's CDFs from its causal windows (`planes`).
+    format_version=2))
 
 # The importance map's straight-through gradients (`importance.py`); here,
 # free of TensorFlow, for the command's flags.

@@ -4,16 +4,20 @@
                   k: range-coded with factorized tables fitted after training
                   codes: plane by plane (t = c + i + j), each plane's kept
                   codes range-coded with the context model's per-code CDFs
-    Decompressor: k --> mask; for t = 0 .. T-1: context model on the codes
-                  decoded so far --> CDFs of plane t --> decode plane t;
-                  then g_s(dequantized codes * mask) --crop--> x_hat
+    Decompressor: k --> mask; for t = 0 .. T-1: context model on plane t's
+                  causal windows of the codes decoded so far --> CDFs of
+                  plane t --> decode plane t; then
+                  g_s(dequantized codes * mask) --crop--> x_hat
 
-The encoder runs the same plane loop as the decoder, so both evaluate the
-context model on identical inputs and build identical integer CDFs.
+Both sides run the same plane loop (`planes.PlaneCoder`), so they evaluate
+the context model on identical inputs and build identical integer CDFs.
 
-Payload (after bls2017's 16-byte header with magic "CW"): 4-byte length of
-the importance-map string, that string, T 2-byte lengths of the plane
-strings, then the plane strings (all big-endian).
+Payload (after bls2017's 16-byte header with magic "CW" and format version
+2): 4-byte length of the importance-map string, that string, T 2-byte
+lengths of the plane strings, then the plane strings (all big-endian).
+Version 1 had the same layout but took each plane's CDFs from a context-
+model pass over the whole volume, whose floats can differ in the last bits
+from the windows', so its files are refused rather than misread.
 """
 
 import functools
@@ -23,7 +27,7 @@ import tensorflow as tf
 
 from bls2017.core import bitstream, empirical_prior, images, model_file
 from bls2017.core import codec as shared_codec
-from content_weighted import SYSTEM, context
+from content_weighted import SYSTEM, context, planes
 from content_weighted.model import STRIDE, ContentWeightedModel
 
 MAGIC = SYSTEM.magic
@@ -57,56 +61,6 @@ def _code_tables(tables):
   return {"cdf": tables["code_cdf"], "cdf_offset": tables["code_cdf_offset"]}
 
 
-class _PlaneCoder(tf.Module):
-  """The plane loop shared by both sides."""
-
-  def __init__(self, model):
-    super().__init__()
-    self.model = model
-
-  def plane(self, decoded, mask, planes, t):
-    """(indices [n, 3] of plane t's kept codes, their CDFs [n, Q + 1])."""
-    logits = context.logits_hwc(self.model.context_model, decoded[None],
-                                mask[None], self.model.num_levels)[0]
-    where = tf.where((planes == t) & (mask > 0))
-    return where, context.quantized_cdf(tf.gather_nd(logits, where))
-
-  def encode(self, codes, mask):
-    """Plane strings [T] for codes and mask [h, w, C]."""
-    planes, count = _planes(tf.shape(codes))
-
-    def body(t, decoded, strings):
-      where, cdf = self.plane(decoded, mask, planes, t)
-      strings = strings.write(
-          t, context.range_encode(tf.gather_nd(codes, where), cdf))
-      decoded = tf.tensor_scatter_nd_update(
-          decoded, where, tf.gather_nd(codes, where))
-      return t + 1, decoded, strings
-
-    _, _, strings = tf.while_loop(
-        lambda t, *_: t < count, body,
-        (0, tf.zeros_like(codes), tf.TensorArray(tf.string, count)))
-    return strings.stack()
-
-  def decode(self, strings, mask):
-    """Codes [h, w, C] from plane strings [T] and the mask [h, w, C]."""
-    planes, count = _planes(tf.shape(mask))
-
-    def body(t, decoded):
-      where, cdf = self.plane(decoded, mask, planes, t)
-      return t + 1, tf.tensor_scatter_nd_update(
-          decoded, where, context.range_decode(strings[t], cdf))
-
-    _, decoded = tf.while_loop(lambda t, _: t < count, body,
-                               (0, tf.zeros(tf.shape(mask), tf.int32)))
-    return decoded
-
-
-def _planes(shape):
-  planes = context.plane_index(shape[0], shape[1], shape[2])
-  return planes, shape[0] + shape[1] + shape[2] - 2
-
-
 def _uint(values, width):
   """In-graph big-endian bytes of non-negative int32 `values`."""
   shifts = tf.range(width - 1, -1, -1) * 8
@@ -130,19 +84,19 @@ class CodesEncoder(tf.Module):
     super().__init__(name="codes_encoder")
     self.model = model
     self.map_model = map_model
-    self.coder = _PlaneCoder(model)
+    self.coder = planes.PlaneCoder(model.context_model, model.num_levels)
 
   def __call__(self, x):
     e, p = self.model.analyse(x)
     k = self.model.importance_levels(p)[0]
     codes = self.model.quantizer.indices(e)[0]
     map_string = self.map_model.compress(tf.cast(k, tf.float32))
-    planes = self.coder.encode(codes, self.model.mask(k))
-    lengths = tf.strings.length(planes)
+    strings = self.coder.encode(codes, self.model.mask(k))
+    lengths = tf.strings.length(strings)
     tf.debugging.Assert(tf.reduce_all(lengths <= MAX_PLANE_BYTES),
                         ["a plane exceeds 65535 bytes"])
     return (_uint(tf.strings.length(map_string)[None], 4) + map_string +
-            _uint(lengths, 2) + tf.strings.reduce_join(planes))
+            _uint(lengths, 2) + tf.strings.reduce_join(strings))
 
 
 class CodesDecoder(tf.Module):
@@ -153,7 +107,7 @@ class CodesDecoder(tf.Module):
     super().__init__(name="codes_decoder")
     self.model = model
     self.map_model = map_model
-    self.coder = _PlaneCoder(model)
+    self.coder = planes.PlaneCoder(model.context_model, model.num_levels)
 
   def __call__(self, payload, latent_shape):
     h, w = latent_shape
@@ -165,9 +119,9 @@ class CodesDecoder(tf.Module):
     tf.debugging.Assert(
         tf.strings.length(payload) == 4 + map_bytes + 2 * count +
         tf.reduce_sum(lengths), ["payload length does not match"])
-    planes = tf.strings.substr(tf.fill([count], payload), starts, lengths)
+    strings = tf.strings.substr(tf.fill([count], payload), starts, lengths)
     k = tf.cast(self.map_model.decompress(map_string, (h, w)), tf.int32)
-    codes = self.coder.decode(planes, self.model.mask(k))
+    codes = self.coder.decode(strings, self.model.mask(k))
     return self.model.synthesize(codes[None], k[None])
 
 
@@ -175,7 +129,8 @@ class Codec(shared_codec.Codec):
   """A loaded content-weighted model file as a codec."""
 
   system = SYSTEM
-  # The plane-by-plane context model holds the whole code volume.
+  # The plane coder's tables (positions, ranks, the mask's share) span the
+  # whole code volume.
   max_pixels = images.MAX_PIXELS // 16
 
   def make_codec(self, loaded):

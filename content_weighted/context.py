@@ -8,8 +8,9 @@ so a whole plane is decoded at once, in C + H + W - 2 steps.
 The first convolution sees only offsets (dc, di, dj) with dc + di + dj < 0
 (mask "A"); later ones also the centre plane, dc + di + dj <= 0 (mask "B").
 A stack of these keeps every output's inputs on strictly earlier planes.
-The file format decodes plane by plane (codec); `sequential` decodes the
-same model one code at a time.
+Training runs the model over the whole volume at once (`logits_hwc`); the
+file format codes plane by plane, evaluating each plane's causal windows
+only (`planes`); `sequential` codes one code at a time.
 """
 
 import numpy as np
@@ -54,13 +55,21 @@ class ContextModel(tf.keras.Sequential):
   """
 
   def __init__(self, num_levels, filters=16):
-    # Small on purpose: decoding runs it once per plane, over the volume.
+    # Small on purpose: training runs it on every code of every patch.
     super().__init__(name="context_model")
     self.add(MaskedConv3D(filters, 5, False, name="masked_a"))
     self.add(tf.keras.layers.ReLU())
     self.add(MaskedConv3D(filters, 3, True, name="masked_b"))
     self.add(tf.keras.layers.ReLU())
     self.add(MaskedConv3D(num_levels, 1, True, name="logits"))
+
+
+def masked_layers(context_model):
+  """(masked_a, masked_b, logits): the model's three masked convolutions."""
+  masked_a, masked_b, logits = [
+      layer for layer in context_model.layers
+      if isinstance(layer, MaskedConv3D)]
+  return masked_a, masked_b, logits
 
 
 def code_value(codes, num_levels):

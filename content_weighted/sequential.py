@@ -1,9 +1,9 @@
 """Code-by-code coding in causal order: the paper's sequential decoding.
 
-The file format (see codec) decodes a whole plane t = c + i + j at once,
-with one context-model pass over the volume per plane. Sequential decoding
-decodes one kept code at a time instead, in plane order, and evaluates the
-context model only where it is needed. The logits of the code at p depend
+The file format (see codec, planes) decodes a whole plane t = c + i + j at
+once, with each layer of the context model evaluated on that plane's
+windows. Sequential decoding decodes one kept code at a time instead, in
+plane order, with one stream for all codes. The logits of the code at p depend
 on layer B's 17 allowed offsets around p, and each of those on layer A's 53
 allowed offsets: a few hundred inputs of strictly earlier planes, all inside
 a 7^3 window.
@@ -35,13 +35,6 @@ from content_weighted.model import STRIDE
 _REACH = 3
 
 
-def _layers(context_model):
-  masked_a, masked_b, logits = [
-      layer for layer in context_model.layers
-      if isinstance(layer, context.MaskedConv3D)]
-  return masked_a, masked_b, logits
-
-
 def _taps(layer):
   """(offsets [n, 3] the mask allows, their weights [n * inputs, filters])."""
   allowed = layer.mask.astype(bool)
@@ -58,7 +51,7 @@ class SequentialCoder:
   """
 
   def __init__(self, context_model, mask):
-    masked_a, masked_b, logits = _layers(context_model)
+    masked_a, masked_b, logits = context.masked_layers(context_model)
     offsets_a, self.w_a = _taps(masked_a)
     offsets_b, self.w_b = _taps(masked_b)
     self.b_a = masked_a.bias.numpy().astype(np.float64)

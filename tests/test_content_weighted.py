@@ -9,7 +9,7 @@ from bls2017.core import codec as shared_codec, model_file
 from cli_helpers import (assert_cli_refuses_bad_bitstreams,
                          assert_exported_codec_round_trips, run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
-from content_weighted import cli, context, importance, sequential
+from content_weighted import cli, context, importance, planes, sequential
 from content_weighted import codec as cw_codec
 from content_weighted.model import ContentWeightedModel
 from synthetic import synthetic_image, write_training_images
@@ -126,6 +126,32 @@ def test_sequential_round_trip_is_bit_exact_at_the_information_content():
   assert encoder.encode(other) != data
 
 
+def test_plane_windows_predict_what_the_whole_volume_predicts():
+  """The coder's per-plane windows give the whole-volume pass's logits at
+  every kept code, and nothing where codes are dropped."""
+  model, codes, mask = _random_context(seed=2)
+  coder = planes.PlaneCoder(model, 8)
+  logits = coder.logits(codes, mask).numpy()
+  volume = context.logits_hwc(model, codes[None], mask[None], 8)[0].numpy()
+  kept = mask > 0
+  np.testing.assert_allclose(logits[kept], volume[kept], atol=1e-5)
+  assert not np.any(logits[~kept])
+
+
+def test_plane_coder_round_trip_is_bit_exact_in_a_graph():
+  model, codes, mask = _random_context(seed=3)
+  coder = planes.PlaneCoder(model, 8)
+  strings = tf.function(coder.encode)(codes, mask)
+  assert strings.shape == (6 + 5 + 8 - 2,)  # One string per plane.
+  # The graph writes what eager execution writes (same shapes, same ops).
+  np.testing.assert_array_equal(strings, coder.encode(codes, mask))
+  decoded = tf.function(coder.decode)(strings, mask)
+  np.testing.assert_array_equal(decoded, codes * (mask > 0))
+  # Codes the mask drops are not coded: changing them changes nothing.
+  changed = np.where(mask > 0, codes, (codes + 1) % 8)
+  np.testing.assert_array_equal(coder.encode(changed, mask), strings)
+
+
 def test_quantized_cdfs_are_valid_range_coder_tables():
   logits = tf.constant([[0.0, 0, 0, 0], [50, -50, 0, 3], [-1e4, 1e4, 0, 0]])
   cdf = context.quantized_cdf(logits).numpy()
@@ -181,6 +207,24 @@ def test_corrupt_and_foreign_bitstreams_are_refused(cw_path, rgb_model_path):
         synthetic_image(16, 16)))
 
 
+def test_files_of_the_whole_volume_format_are_refused(cw_path):
+  """Version 1 files (CDFs from whole-volume passes) would decode wrongly
+  under the windows' CDFs: the header's version refuses them."""
+  from bls2017.core import bitstream
+  codec = cw_codec.load(cw_path)
+  data = codec.compress(synthetic_image(16, 24))
+  assert data[2] == 2 == bitstream.version_of(b"CW")
+  assert bitstream.version_of(b"BL") == 1
+  header, payload = bitstream.unpack(data)
+  old = bytearray(data)
+  old[2] = 1
+  old[12:16] = bitstream.checksum(bytes(old[:12]) + payload)
+  with pytest.raises(bitstream.UnsupportedVersionError,
+                     match="version 1 .this decoder reads version 2"):
+    codec.decompress(bytes(old))
+  assert header.height == 16
+
+
 def test_without_importance_map_the_map_network_is_frozen():
   sizes = dict(num_filters=8, code_channels=4, groups=2, num_levels=4)
   with_map = ContentWeightedModel(**sizes)
@@ -199,6 +243,23 @@ def test_without_importance_map_every_code_is_kept(tmp_path):
   _, k, mask = codec.codes(x)
   assert np.all(k.numpy() == 2) and np.all(mask.numpy() == 1)
   assert codec.decompress(codec.compress(x)).shape == x.shape
+
+
+@pytest.mark.slow
+def test_cached_export_writes_the_current_format(cw_path, tmp_path,
+                                                 monkeypatch):
+  """The commands' cached SavedModels are keyed by the format version, so
+  an export made by an older plane coder is never used; the export writes
+  the Keras codec's bytes."""
+  from bls2017.core import saved_codec
+  monkeypatch.setenv("BLS2017_CACHE", str(tmp_path / "cache"))
+  saved = saved_codec.open_codec(str(cw_path))
+  assert saved.entry.endswith(f"-v2-tf{tf.__version__}")
+  x = synthetic_image(24, 32)
+  data = saved.compress(x)
+  assert data == cw_codec.load(cw_path).compress(x)
+  np.testing.assert_array_equal(saved.decompress(data),
+                                cw_codec.load(cw_path).decompress(data))
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ Format version 1 (all integers big-endian):
          0     2  magic: the system's own ("BL" for the paper's model,
                   "CA" CAE-ADMM, "CW" content-weighted; `bls2017.core.systems`);
                   every system writes this header around its own payload
-         2     1  format version (1)
+         2     1  format version: the system's (`System.format_version`;
+                  1 for the paper's model and CAE-ADMM, 2 content-weighted)
          3     1  image channels (1 or 3)
          4     4  model fingerprint (first 4 bytes of SHA-256 over the model's
                   weights and range-coding tables)
@@ -30,6 +31,7 @@ import tensorflow as tf
 from bls2017.core import systems
 from bls2017.core.images import MAX_PIXELS
 
+# The format version of magic bytes no system registered (tests' own).
 VERSION = 1
 _FIELDS = struct.Struct(">2sBB4sHH")  # Bytes 0..11.
 CHECK_BYTES = 4
@@ -77,10 +79,16 @@ def checksum(data):
   return digest.numpy().tobytes()
 
 
+def version_of(magic):
+  """The format version of the system whose bitstreams start with `magic`."""
+  system = systems.of_magic(magic)
+  return system.format_version if system else VERSION
+
+
 def pack(header, payload, magic):
   """Returns the complete bitstream for `header` and `payload` (bytes)."""
-  fields = _FIELDS.pack(magic, VERSION, header.channels, header.fingerprint,
-                        header.height, header.width)
+  fields = _FIELDS.pack(magic, version_of(magic), header.channels,
+                        header.fingerprint, header.height, header.width)
   return fields + checksum(fields + payload) + payload
 
 
@@ -105,10 +113,10 @@ def unpack(data, fingerprint=None, magic=None):
         f"not a {systems.name_of_magic(magic)} bitstream (" +
         (f"written by {other})." if other else "bad magic bytes)."))
   magic, version, channels, model, height, width = _FIELDS.unpack_from(data)
-  if version != VERSION:
+  if version != version_of(magic):
     raise UnsupportedVersionError(
         f"unsupported bitstream format version {version} (this decoder "
-        f"reads version {VERSION}).")
+        f"reads version {version_of(magic)}).")
   fields, check = data[:_FIELDS.size], data[_FIELDS.size:HEADER_BYTES]
   payload = data[HEADER_BYTES:]
   if checksum(fields + payload) != check:
@@ -145,7 +153,7 @@ def _tf_checksum(data):
 def tf_pack(channels, fingerprint, height, width, payload, magic):
   """In-graph `pack`: height and width are int32 scalars, payload a string."""
   sides = tf.stack([height // 256, height % 256, width // 256, width % 256])
-  fields = magic + bytes([VERSION, channels]) + fingerprint
+  fields = magic + bytes([version_of(magic), channels]) + fingerprint
   fields = tf.constant(fields) + tf_bytes(sides)
   return fields + _tf_checksum(fields + payload) + payload
 
@@ -164,7 +172,7 @@ def tf_unpack(data, channels, fingerprint, magic):
   _tf_check(tf.strings.substr(fields, 0, 2) == magic,
             f"not a {systems.name_of_magic(magic)} bitstream (bad magic "
             "bytes)")
-  _tf_check(tf.strings.substr(fields, 2, 1) == bytes([VERSION]),
+  _tf_check(tf.strings.substr(fields, 2, 1) == bytes([version_of(magic)]),
             "unsupported bitstream format version")
   _tf_check(_tf_checksum(fields + payload) == check,
             "integrity check failed: the bitstream is corrupt or truncated")

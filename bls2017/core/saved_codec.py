@@ -27,11 +27,13 @@ import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  (range coder ops)
 
 from bls2017 import zoo
-from bls2017.core import bitstream, codec, export, model_file, systems
+from bls2017.core import codec, export, model_file, systems
 
 ENVIRONMENT = "BLS2017_CACHE"
-# Part of every key: a new bitstream version or TensorFlow writes anew.
-_VERSIONS = f"v{bitstream.VERSION}-tf{tf.__version__}"
+
+def _versions(system):
+  """Part of every key: a new format version or TensorFlow exports anew."""
+  return f"v{system.format_version}-tf{tf.__version__}"
 
 
 def cache_dir():
@@ -55,15 +57,15 @@ def open_codec(name_or_path):
     return codec.load(path)
   system, channels, fingerprint = model_file.identity(path)
   try:
-    magic = systems.by_name(system).magic
+    system = systems.by_name(system)
   except systems.UnknownSystemError as e:
     raise model_file.ModelFileError(f"{path}: {e}") from None
   with open(path, "rb") as f:
-    key = hashlib.sha256(f.read()).hexdigest()[:24] + "-" + _VERSIONS
+    key = hashlib.sha256(f.read()).hexdigest()[:24] + "-" + _versions(system)
   entry = os.path.join(directory, key)
   if not os.path.exists(os.path.join(entry, "codec.json")):
     _export(path, entry)
-  return SavedCodec(entry, channels, fingerprint, magic)
+  return SavedCodec(entry, channels, fingerprint, system.magic)
 
 
 def _export(path, entry):

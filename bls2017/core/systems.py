@@ -37,12 +37,16 @@ class System:
   opener: "module:function"; function(path) -> the codec of a model file.
   model: "module:Class", the Keras model its model files hold.
     Both imported on first use: declaring a system loads no TensorFlow.
+  format_version: the version its bitstreams carry in header byte 2 (see
+    `bls2017.core.bitstream`); raised when its payload changes, so that
+    older files are refused instead of misread.
   """
   name: str
   magic: bytes
   description: str
   opener: str
   model: str
+  format_version: int = 1
 
   def __post_init__(self):
     if len(self.magic) != 2:
@@ -98,7 +102,12 @@ def by_name(name):
   return systems[name]
 
 
+def of_magic(magic):
+  """The system whose bitstreams start with `magic`, or None."""
+  return next((s for s in registered().values() if s.magic == magic), None)
+
+
 def name_of_magic(magic):
   """The name of the system whose bitstreams start with `magic`, or None."""
-  return next((s.name for s in registered().values() if s.magic == magic),
-              None)
+  system = of_magic(magic)
+  return system and system.name
