@@ -37,6 +37,7 @@ def measure(codec, paths, desc=None):
         "bpp": metrics.bpp(len(data), x),
         "psnr": metrics.psnr(x, x_hat),
         "kept_fraction": float(np.mean(mask.numpy())),
+        "kept_codes": float(np.sum(mask.numpy())),
         "context_bpp": codec.information_content(x) / pixels,
         "factorized_bpp": codec.information_content(
             x, codes_model="factorized") / pixels,
@@ -72,8 +73,54 @@ def _sequential(codec, x, kept_codes):
           "sequential_decode_s": decoded - encoded}
 
 
+def describe(codec):
+  """What the ablation records of a model: its settings, training steps
+  and training wall time (seconds, as its model file records them)."""
+  metadata = codec.loaded.metadata
+  return {"importance_map": codec.model.importance_map,
+          "steps": metadata.get("steps"),
+          "training_seconds": metadata.get("seconds_this_run")}
+
+
 def run(codecs, names, paths, output):
   """{name: figures}; written as JSON to `output`."""
-  return evaluation.run_ablation(
-      measure, lambda codec: {"importance_map": codec.model.importance_map},
-      codecs, names, paths, output)
+  return evaluation.run_ablation(measure, describe, codecs, names, paths,
+                                 output)
+
+
+# The entropy-model table: the first model's means, the others' differences.
+TABLE_FIGURES = {
+    "bpp": ("bpp (file)", 3), "psnr": ("PSNR (dB)", 2),
+    "kept_fraction": ("codes kept", 3),
+    "context_bpp": ("context model bpp", 3),
+    "factorized_bpp": ("factorized bpp", 3),
+    "factorized_file_bpp": ("factorized file bpp", 3)}
+
+# The decoder table: each model's means, one row per model.
+DECODER_FIGURES = {
+    "kept_codes": ("codes coded", "{:,.0f}"),
+    "bpp": ("planes: file bpp", "{:.3f}"),
+    "slanted_encode_s": ("encode s", "{:.3f}"),
+    "slanted_decode_s": ("decode s", "{:.3f}"),
+    "sequential_file_bpp": ("code by code: file bpp", "{:.3f}"),
+    "sequential_encode_s": ("encode s", "{:.3f}"),
+    "sequential_decode_s": ("decode s", "{:.3f}")}
+
+
+def table(results, labels):
+  """Markdown table of `run`'s results: the first model's means, then the
+  others' differences from it with 95 % intervals over the images."""
+  return evaluation.ablation_table(results, labels, TABLE_FIGURES)
+
+
+def decoder_table(results, labels):
+  """Markdown table of the two decoders' sizes and seconds (per-image
+  means) for each model of `run`'s results."""
+  lines = ["| model | " + " | ".join(
+      title for title, _ in DECODER_FIGURES.values()) + " |",
+           "|---|" + "---|" * len(DECODER_FIGURES)]
+  for name, label in labels.items():
+    lines.append(f"| {label} | " + " | ".join(
+        form.format(results[name][key])
+        for key, (_, form) in DECODER_FIGURES.items()) + " |")
+  return "\n".join(lines)

@@ -301,6 +301,14 @@ def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
   assert figures["bpp"] > figures["context_bpp"]
   assert figures["sequential_file_bpp"] > figures["context_bpp"]
   assert figures["slanted_decode_s"] > 0 and figures["sequential_decode_s"] > 0
+  # 40x48 pixels: a 5x6 grid of 4 code channels.
+  assert figures["kept_codes"] == pytest.approx(
+      figures["kept_fraction"] * 5 * 6 * 4)
+  assert figures["steps"] == cw_codec.load(cw_path).loaded.metadata.get(
+      "steps")
+  row = ablation.decoder_table(results, {"cw": "the model"}).splitlines()[2]
+  assert row.startswith("| the model | ") and (
+      f"{figures['sequential_decode_s']:.3f}" in row)
 
 
 def test_factorized_ablation_string_decodes(cw_path):

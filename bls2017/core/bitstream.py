@@ -79,6 +79,9 @@ def checksum(data):
   return digest.numpy().tobytes()
 
 
+# Plain Python, also when the in-graph header is traced: AutoGraph would
+# otherwise try to convert the registry's entry-point discovery.
+@tf.autograph.experimental.do_not_convert
 def version_of(magic):
   """The format version of the system whose bitstreams start with `magic`."""
   system = systems.of_magic(magic)
