@@ -396,3 +396,21 @@ def test_cli_refuses_bad_bitstreams_in_one_line(tmp_path, capsys):
   assert_cli_refuses_bad_bitstreams(
       cli, "content_weighted", _model_file(tmp_path / "model.npz"),
       _model_file(tmp_path / "other.npz", seed=1), tmp_path, capsys)
+
+
+@pytest.mark.slow
+def test_decoder_benchmark_times_the_three_ways(tmp_path):
+  import json
+  from content_weighted import benchmark
+  output = tmp_path / "decoders.json"
+  benchmark.main(benchmark.parse_args(
+      ["benchmark", "--grid", "3x4", "--keep", "0.5,1", "--repeats", "1",
+       "--output", str(output)]))
+  results = json.loads(output.read_text())
+  rows = results["by_kept_fraction"]
+  assert list(rows) == ["0.5", "1.0"]
+  assert rows["1.0"]["kept_codes"] == 3 * 4 * 32
+  assert 0 < rows["0.5"]["kept_codes"] < 3 * 4 * 32
+  for row in rows.values():
+    for way in ("windows", "volume", "sequential"):
+      assert row[way]["encode_s"] > 0 and row[way]["decode_s"] > 0
