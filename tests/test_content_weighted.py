@@ -414,3 +414,53 @@ def test_decoder_benchmark_times_the_three_ways(tmp_path):
   for row in rows.values():
     for way in ("windows", "volume", "sequential"):
       assert row[way]["encode_s"] > 0 and row[way]["decode_s"] > 0
+
+
+def test_ablation_command_names_models_by_file_name(cw_path, tmp_path):
+  """No folders in the results, unless two files share a name."""
+  import json
+  import shutil
+  from PIL import Image
+  Image.fromarray(synthetic_image(24, 32)).save(tmp_path / "a.png")
+  copy = tmp_path / "copy" / "cw.npz"
+  copy.parent.mkdir()
+  shutil.copy(cw_path, copy)
+  output = tmp_path / "ablation.json"
+  for models, names in (([cw_path], ["cw.npz"]),
+                        ([cw_path, copy], [str(cw_path), str(copy)])):
+    flags = [flag for model in models for flag in ("--model", str(model))]
+    assert run_main(cli, "content_weighted", "ablation",
+                    str(tmp_path / "a.png"), *flags,
+                    "--output", str(output)) == 0
+    assert list(json.loads(output.read_text())) == names
+
+
+def _committed(*parts):
+  import json
+  import os
+  from cli_helpers import ROOT
+  with open(os.path.join(ROOT, *parts), encoding="utf-8") as f:
+    return json.load(f) if parts[-1].endswith(".json") else f.read()
+
+
+def test_readme_ablation_and_decoder_tables_are_the_committed_results():
+  from content_weighted import ablation, benchmark
+  readme = _committed("README.md")
+  results = _committed("docs", "related", "content_weighted_ablation.json")
+  assert ablation.table(results, {
+      "cw-l0.01.npz": "content-weighted λ = 0.01, importance map",
+      "cw-nomap-l0.01.npz": "the same without importance map"}) in readme
+  assert ablation.decoder_table(results, {
+      "cw-l0.01.npz": "importance map",
+      "cw-nomap-l0.01.npz": "no importance map"}) in readme
+  assert {figures["steps"] for figures in results.values()} == {2000}
+  # The decoders' table, and the ratios the text gives for it.
+  timings = _committed("docs", "benchmarks", "content_weighted_decoders.json")
+  assert benchmark.table(timings) in readme
+  rows = timings["by_kept_fraction"].values()
+  ratios = [row["volume"]["decode_s"] / row["windows"]["decode_s"]
+            for row in rows]
+  assert f"{min(ratios):.0f}–{max(ratios):.0f}× less time" in readme
+  fewest = timings["by_kept_fraction"]["0.1"]
+  ratio = fewest["sequential"]["decode_s"] / fewest["windows"]["decode_s"]
+  assert f"{ratio:.1f}× less than code by code" in readme

@@ -323,7 +323,12 @@ def add_ablation_parser(subparsers, what, load, run_ablation):
     from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
     paths = evaluation.image_paths(args.images)
     codecs = [load(name) for name in args.models]
-    results = run_ablation(codecs, args.models, paths, args.output)
+    # Results name models by file name (no folders of this machine in
+    # them), by path where two file names are the same.
+    names = [os.path.basename(path) for path in args.models]
+    if len(set(names)) < len(names):
+      names = args.models
+    results = run_ablation(codecs, names, paths, args.output)
     for name, figures in results.items():
       print(name, "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else
                             f"{k} {v}" for k, v in figures.items()
