@@ -186,6 +186,7 @@ def test_round_trip_is_bit_exact(cw_path):
   assert context_bits > 0 and factorized_bits > 0
 
 
+@pytest.mark.slow
 def test_sequential_decoding_gives_the_files_image(cw_path):
   codec = cw_codec.load(cw_path)
   x = synthetic_image(37, 29)
@@ -196,6 +197,7 @@ def test_sequential_decoding_gives_the_files_image(cw_path):
   np.testing.assert_array_equal(x_hat, codec.decompress(codec.compress(x)))
 
 
+@pytest.mark.slow
 def test_corrupt_and_foreign_bitstreams_are_refused(cw_path, rgb_model_path):
   from bls2017.core import bitstream
   codec = cw_codec.load(cw_path)
@@ -288,6 +290,7 @@ def test_train_command(tmp_path):
   assert np.isfinite(loaded.metadata["final_train_context_bpp"])
 
 
+@pytest.mark.slow
 def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
   from content_weighted import ablation
   from PIL import Image
@@ -392,6 +395,7 @@ def test_rate_falls_with_lambda():
   assert rates[1e-4] <= rates[1.0], rates
 
 
+@pytest.mark.slow
 def test_cli_refuses_bad_bitstreams_in_one_line(tmp_path, capsys):
   assert_cli_refuses_bad_bitstreams(
       cli, "content_weighted", _model_file(tmp_path / "model.npz"),
@@ -416,6 +420,7 @@ def test_decoder_benchmark_times_the_three_ways(tmp_path):
       assert row[way]["encode_s"] > 0 and row[way]["decode_s"] > 0
 
 
+@pytest.mark.slow
 def test_ablation_command_names_models_by_file_name(cw_path, tmp_path):
   """No folders in the results, unless two files share a name."""
   import json

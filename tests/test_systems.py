@@ -43,6 +43,7 @@ def test_installed_packages_declare_their_systems():
   assert len({s.magic for s in known.values()}) == len(known)
 
 
+@pytest.mark.slow
 def test_a_fourth_system_needs_no_change_to_the_core(tmp_path):
   systems.register(TOY)
   toy = codec.load(_save(ToyModel, str(tmp_path / "toy.npz")))
