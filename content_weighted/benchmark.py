@@ -144,7 +144,7 @@ def table(results):
       f"{title}: encode s | decode s" for title in WAYS.values()) + " |",
            "|---|---|" + "---|---|" * len(WAYS)]
   for keep, row in results["by_kept_fraction"].items():
-    cells = [f"{float(keep):.0%}", f"{row['kept_codes']:,}"]
+    cells = [f"{100 * float(keep):.0f} %", f"{row['kept_codes']:,}"]
     for way in WAYS:
       cells += [f"{row[way]['encode_s']:.3f}", f"{row[way]['decode_s']:.3f}"]
     lines.append("| " + " | ".join(cells) + " |")

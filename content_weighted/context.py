@@ -46,6 +46,14 @@ class MaskedConv3D(tf.keras.layers.Layer):
     kernel = self.kernel * self.mask[..., None, None]
     return tf.nn.conv3d(x, kernel, [1] * 5, "SAME") + self.bias
 
+  def taps(self):
+    """(offsets [n, 3] (dc, di, dj) the mask allows, in raster order, and
+    their weights [n, inputs, filters]): the convolution as a sum over
+    taps, for the coders that evaluate it on windows."""
+    allowed = self.mask.astype(bool)
+    return (np.argwhere(allowed) - self.size // 2,
+            tf.boolean_mask(self.kernel, allowed))
+
 
 class ContextModel(tf.keras.Sequential):
   """Code volume -> logits of each code's Q values, from earlier planes.

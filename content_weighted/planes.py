@@ -34,7 +34,6 @@ the same values in everything a plane reads, so they build the same float
 logits and integer CDFs.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from content_weighted import context
@@ -42,12 +41,9 @@ from content_weighted import context
 
 def _taps(layer, strides):
   """(flat offsets [n] of the taps the layer's mask allows, their weights
-  [n * inputs, filters], how many planes back they reach)."""
-  allowed = layer.mask.astype(bool)
-  offsets = np.argwhere(allowed) - layer.size // 2
-  weights = tf.boolean_mask(layer.kernel, allowed)  # [n, inputs, filters]
-  return (tf.tensordot(tf.constant(offsets, tf.int32), strides, 1),
-          tf.reshape(weights, [-1, layer.filters]),
+  [n, inputs, filters], how many planes back they reach)."""
+  offsets, weights = layer.taps()
+  return (tf.tensordot(tf.constant(offsets, tf.int32), strides, 1), weights,
           int(-offsets.sum(1).min()))
 
 
@@ -115,14 +111,13 @@ class PlaneCoder(tf.Module):
     w_c = tf.reshape(self.to_logits.kernel, [-1, self.num_levels])
     mask = tf.cast(mask > 0, tf.float32)
     # masked_a's input is (value, mask): the mask's share of every position
-    # is known ahead, in one pass; the loop adds the values' share.
-    value_weights = w_a[0::2]
-    mask_share = tf.nn.conv3d(
-        tf.transpose(mask, [2, 0, 1])[None, ..., None],
-        (self.masked_a.kernel * self.masked_a.mask[..., None, None])[
-            ..., 1:, :], [1] * 5, "SAME")
+    # (and the bias) is known ahead, masked_a on the volume with all values
+    # 0, in one pass; the loop adds the values' share.
+    unknown = tf.stack([tf.zeros_like(mask), mask], -1)  # [h, w, C, 2]
+    mask_share = self.masked_a(tf.transpose(unknown, [2, 0, 1, 3])[None])
     mask_share = tf.gather(tf.reshape(mask_share, [layout.size, -1]),
-                           layout.inner) + self.masked_a.bias
+                           layout.inner)
+    value_weights = w_a[:, 0]  # [taps, filters]
     mask = tf.gather(_flat(mask), layout.inner)
     filters = self.masked_a.filters
 
@@ -148,13 +143,14 @@ class PlaneCoder(tf.Module):
           tf.maximum(t - 1 - reach_b, 0)]:], h1], 0)
       kept = mask[start:end] > 0
       h2 = rows(h1_window, first_b, padded[kept][:, None] + taps_b)
-      h2 = tf.nn.relu(tf.reshape(h2, [tf.shape(h2)[0], -1]) @ w_b +
-                      self.masked_b.bias)
+      h2 = tf.nn.relu(tf.reshape(h2, [tf.shape(h2)[0], -1]) @
+                      tf.reshape(w_b, [-1, filters]) + self.masked_b.bias)
       plane = _Plane(t, start, end, kept, h2 @ w_c + self.to_logits.bias)
       symbols, string = code(plane)
       plane_codes = tf.scatter_nd(tf.where(kept), symbols, [end - start])
-      values = tf.concat([values, tf.cast(kept, tf.float32) * context.code_value(
-          tf.cast(plane_codes, tf.float32), self.num_levels)], 0)
+      value = context.code_value(tf.cast(plane_codes, tf.float32),
+                                 self.num_levels)
+      values = tf.concat([values, tf.cast(kept, tf.float32) * value], 0)
       return (t + 1, values, h1_window, codes.write(t, plane_codes),
               strings.write(t, string))
 

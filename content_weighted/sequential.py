@@ -37,10 +37,9 @@ _REACH = 3
 
 def _taps(layer):
   """(offsets [n, 3] the mask allows, their weights [n * inputs, filters])."""
-  allowed = layer.mask.astype(bool)
-  kernel = layer.kernel.numpy().astype(np.float64)
-  offsets = np.argwhere(allowed) - layer.size // 2
-  return offsets, kernel[allowed].reshape(-1, kernel.shape[-1])
+  offsets, weights = layer.taps()
+  return offsets, weights.numpy().astype(np.float64).reshape(
+      -1, layer.filters)
 
 
 class SequentialCoder:

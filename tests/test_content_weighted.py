@@ -459,6 +459,31 @@ def test_readme_ablation_and_decoder_tables_are_the_committed_results():
       "cw-l0.01.npz": "importance map",
       "cw-nomap-l0.01.npz": "no importance map"}) in readme
   assert {figures["steps"] for figures in results.values()} == {2000}
+  # The figures the text derives from them.
+  with_map, without = (results[name] for name in ("cw-l0.01.npz",
+                                                  "cw-nomap-l0.01.npz"))
+  def fewer(ratio):
+    return f"{100 * (1 - ratio):.0f} %"
+  assert (f"{fewer(with_map['context_bpp'] / with_map['factorized_bpp'])} "
+          f"(with the map) and "
+          f"{fewer(without['context_bpp'] / without['factorized_bpp'])}"
+          ) in readme
+  assert (f"{fewer(with_map['bpp'] / with_map['factorized_file_bpp'])} and "
+          f"{fewer(without['bpp'] / without['factorized_file_bpp'])} fewer"
+          ) in readme
+  assert f"map spends {fewer(with_map['bpp'] / without['bpp'])} fewer" in (
+      " ".join(readme.split()))
+  slower = [figures["sequential_decode_s"] / figures["slanted_decode_s"]
+            for figures in (with_map, without)]
+  assert (f"{slower[0]:.1f}× slower than the planes at "
+          f"{100 * with_map['kept_fraction']:.0f} % of codes kept and "
+          f"{slower[1]:.0f}×") in " ".join(readme.split())
+  per_code = sorted(1e6 * figures["sequential_decode_s"] /
+                    figures["kept_codes"] for figures in (with_map, without))
+  assert f"{per_code[0]:.0f}–{per_code[1]:.0f} µs a code" in readme
+  overhead = 100 * (with_map["bpp"] / with_map["context_bpp"] - 1)
+  assert f"{overhead:.1f} % above their information content" in (
+      " ".join(readme.split()))
   # The decoders' table, and the ratios the text gives for it.
   timings = _committed("docs", "benchmarks", "content_weighted_decoders.json")
   assert benchmark.table(timings) in readme

@@ -31,6 +31,7 @@ from bls2017.core import codec, export, model_file, systems
 
 ENVIRONMENT = "BLS2017_CACHE"
 
+
 def _versions(system):
   """Part of every key: a new format version or TensorFlow exports anew."""
   return f"v{system.format_version}-tf{tf.__version__}"
