@@ -1,8 +1,8 @@
 """The paper's ablation: with and without the pruning schedule (and the
 ADMM modes that isolate ADMM's part, `--admm`).
 
-For each model: mean real bpp (file size), PSNR and the fraction of the
-coded latents z_hat that are zero, over a set of images; for each model
+For each model: mean real bpp (file size), PSNR, SSIM, MS-SSIM and the
+fraction of the coded latents z_hat that are zero, over a set of images; for each model
 after the first, the differences from the first with 95 % confidence
 intervals over the images (`evaluation.ablation_figures`).
 """
@@ -19,14 +19,16 @@ def measure(codec, paths, desc=None):
   for path in tqdm(paths, desc=desc):
     x = images.read(path, codec.channels)
     data = codec.compress(x)
-    rows.append({"bpp": metrics.bpp(len(data), x),
-                 "psnr": metrics.psnr(x, codec.decompress(data)),
+    quality = metrics.quality(x, codec.decompress(data))
+    rows.append({"bpp": metrics.bpp(len(data), x), "psnr": quality["psnr"],
+                 "ssim": quality["ssim"], "ms_ssim": quality["ms_ssim"],
                  "zero_fraction": float(np.mean(codec.latents(x) == 0))})
   return rows
 
 
 # The README's table of the ADMM ablation: its columns and digits.
 TABLE_FIGURES = {"bpp": ("bpp", 3), "psnr": ("PSNR (dB)", 2),
+                 "ssim": ("SSIM", 4), "ms_ssim": ("MS-SSIM", 4),
                  "zero_fraction": ("zero latents", 3)}
 
 
@@ -41,7 +43,11 @@ def describe(codec):
   return {"pruning": codec.model.pruning,
           "keep_fraction": codec.model.keep_fraction,
           "admm_mode": codec.model.admm_mode,
-          "steps": codec.loaded.metadata.get("steps")}
+          "ssim_weight": codec.model.ssim_weight,
+          "ms_ssim_weight": codec.model.ms_ssim_weight,
+          "perceptual_from": codec.model.perceptual_from,
+          "steps": codec.loaded.metadata.get("steps"),
+          "training_seconds": codec.loaded.metadata.get("seconds_this_run")}
 
 
 def run(codecs, names, paths, output):

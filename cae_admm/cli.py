@@ -16,7 +16,11 @@ def _add_train_flags(p):
                  help="ADMM penalty weight rho (per pixel, against the MSE "
                  "on the 0..255 scale).")
   p.add_argument("--admm_every_epochs", type=int, default=1,
-                 help="K: epochs between dual updates U <- U + z - Z.")
+                 help="K: epochs between the Z- and U-steps of every "
+                 "training crop (Z <- Pi(z + U), U <- U + z - Z). With an "
+                 "ADMM term, training cycles through a fixed set of "
+                 "steps_per_epoch * batchsize crops, each with its own Z and "
+                 "U (held in memory and checkpoints: 2 floats per latent).")
   p.add_argument("--retrain_fraction", type=float, default=0.3,
                  help="Last fraction of the steps in which the decoder sees "
                  "the pruned latents (masked retraining after ADMM).")
@@ -25,8 +29,14 @@ def _add_train_flags(p):
       "coding (default); --nopruning trains and codes without (the paper's "
       "ablation).")
   p.add_argument("--ms_ssim_weight", type=float, default=0.0,
-                 help="Blend of the distortion: (1 - w) MSE + w * 2000 * "
-                 "(1 - MS-SSIM).")
+                 help="a in the distortion (1 - a - b) MSE + a * 2000 * "
+                 "(1 - MS-SSIM) + b * 500 * (1 - SSIM).")
+  p.add_argument("--ssim_weight", type=float, default=0.0,
+                 help="b in the distortion above (SSIM term).")
+  p.add_argument("--mse_fraction", type=float, default=0.0,
+                 help="First fraction of the steps trained on the MSE alone "
+                 "before the blend above (the described MSE-then-perceptual "
+                 "schedule, e.g. 0.5 with --ssim_weight).")
   p.add_argument("--latent_channels", type=int, default=32,
                  help="Channels of the latent z (at 1/8 resolution).")
   p.add_argument("--admm", choices=ADMM_MODES,
@@ -47,8 +57,9 @@ COMMAND = commands.SystemCommand(
       " pruned integer latents of training patches. Resumes from the last "
       "checkpoint in --train_dir when re-run with the same flags.",
     add_train_flags=_add_train_flags,
-    ablation_what="with and without the pruning schedule: bpp, PSNR and the "
-      "fraction of zero latents")
+    ablation_what="with and without the pruning schedule, or trained with "
+      "another ADMM mode: bpp, PSNR, SSIM, MS-SSIM and the fraction of zero "
+      "latents")
 parse_args, main, run = COMMAND.parse_args, COMMAND.main, COMMAND.run
 
 if __name__ == "__main__":

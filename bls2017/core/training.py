@@ -120,13 +120,14 @@ def compile_adam(model, config):
 
 
 def fit_and_save(model, config, dataset, metadata=None, make_tables=None,
-                 earlier_steps=0):
+                 earlier_steps=0, system_callbacks=()):
   """Fits a compiled model with resumable checkpoints; writes its file.
 
   Shared by every system: checkpoints in config.train_dir resume a killed
   run, a NaN loss stops with the last good checkpoint kept, and the model
   file records config.command, the steps and the final training figures.
   make_tables(model): the system's range-coding tables (model_file.save).
+  system_callbacks: a system's own, run after the checkpoint's restore.
   """
   train_dir = config.train_dir
   callbacks = [
@@ -140,6 +141,7 @@ def fit_and_save(model, config, dataset, metadata=None, make_tables=None,
   ]
   if config.lr_schedule == "plateau":
     callbacks.append(plateau_halving(config))
+  callbacks.extend(system_callbacks)
   start = time.time()
   history = model.fit(
       dataset, epochs=config.epochs,
