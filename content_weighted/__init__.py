@@ -20,3 +20,5 @@ SYSTEM = systems.register(systems.System(
 # The importance map's straight-through gradients (`importance.py`); here,
 # free of TensorFlow, for the command's flags.
 MASK_GRADIENTS = ("band", "last_group")
+# The encoder/decoder pairs (`model.TRANSFORMS`), for the same reason.
+TRANSFORMS = ("gdn", "dense")

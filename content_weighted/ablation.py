@@ -1,9 +1,10 @@
 """The paper's ablations: importance map on/off; context vs factorized model.
 
-For each model: mean real bpp (file size) and PSNR, the fraction of codes
-the importance map keeps, and the information content of the same codes
-under the context model and under per-channel factorized tables fitted to
-them (importance map bits included in both). Decoding: seconds to encode
+For each model: mean real bpp (file size), PSNR, SSIM and MS-SSIM
+(`metrics.quality`), the fraction of codes the importance map keeps, and
+the information content of the same codes under the context model and
+under per-channel factorized tables fitted to them (importance map bits
+included in both). Decoding: seconds to encode
 and decode with the file's slanted plane order and code by code in causal
 order (`sequential`), and the sequential variant's size. For each model
 after the first, the differences from the first with 95 % confidence
@@ -33,9 +34,11 @@ def measure(codec, paths, desc=None):
     x_hat = codec.decompress(data)
     decoded = time.perf_counter()
     codes, _, mask = codec.codes(x)
+    quality = metrics.quality(x, x_hat)
     rows.append({
         "bpp": metrics.bpp(len(data), x),
-        "psnr": metrics.psnr(x, x_hat),
+        "psnr": quality["psnr"], "ssim": quality["ssim"],
+        "ms_ssim": quality["ms_ssim"],
         "kept_fraction": float(np.mean(mask.numpy())),
         "kept_codes": float(np.sum(mask.numpy())),
         "context_bpp": codec.information_content(x) / pixels,
@@ -77,7 +80,11 @@ def describe(codec):
   """What the ablation records of a model: its settings, training steps
   and training wall time (seconds, as its model file records them)."""
   metadata = codec.loaded.metadata
-  return {"importance_map": codec.model.importance_map,
+  model = codec.model
+  return {"importance_map": model.importance_map,
+          "transform": model.transform,
+          "mask_gradient": model.mask_gradient,
+          "relaxed_until": model.relaxed_until,
           "steps": metadata.get("steps"),
           "training_seconds": metadata.get("seconds_this_run")}
 
@@ -96,6 +103,13 @@ TABLE_FIGURES = {
     "factorized_bpp": ("factorized bpp", 3),
     "factorized_file_bpp": ("factorized file bpp", 3)}
 
+# The training-mechanisms table (transforms, two-stage mask): quality too.
+MECHANISM_FIGURES = {
+    "bpp": ("bpp (file)", 3), "psnr": ("PSNR (dB)", 2),
+    "ssim": ("SSIM", 4), "ms_ssim": ("MS-SSIM", 4),
+    "kept_fraction": ("codes kept", 3),
+    "context_bpp": ("context model bpp", 3)}
+
 # The decoder table: each model's means, one row per model.
 DECODER_FIGURES = {
     "kept_codes": ("codes coded", "{:,.0f}"),
@@ -107,10 +121,11 @@ DECODER_FIGURES = {
     "sequential_decode_s": ("decode s", "{:.3f}")}
 
 
-def table(results, labels):
+def table(results, labels, figures=None):
   """Markdown table of `run`'s results: the first model's means, then the
-  others' differences from it with 95 % intervals over the images."""
-  return evaluation.ablation_table(results, labels, TABLE_FIGURES)
+  others' differences from it with 95 % intervals over the images, in the
+  columns `figures` (default TABLE_FIGURES)."""
+  return evaluation.ablation_table(results, labels, figures or TABLE_FIGURES)
 
 
 def decoder_table(results, labels):

@@ -5,7 +5,7 @@
 """
 
 from bls2017.core import commands
-from content_weighted import MASK_GRADIENTS
+from content_weighted import MASK_GRADIENTS, TRANSFORMS
 
 
 def _add_train_flags(p):
@@ -21,6 +21,14 @@ def _add_train_flags(p):
                  "mask: through the last kept and first dropped group (band)"
                  " or the last kept group only (last_group, which lets the "
                  "rate fall whatever lambda; kept to reproduce older runs).")
+  p.add_argument("--relaxed_fraction", type=float, default=0.0,
+                 help="Two-stage training: the first share of the steps "
+                 "on the mask's continuous relaxation clip(L p - l, 0, 1), "
+                 "the rest on the binary mask with --mask_gradient "
+                 "(0: binary throughout).")
+  p.add_argument("--transform", choices=TRANSFORMS, default="gdn",
+                 help="Encoder/decoder: the shared GDN stack (gdn) or "
+                 "convolutions with dense blocks (dense).")
   p.add_argument("--code_channels", type=int, default=32,
                  help="Channels of the code (at 1/8 resolution).")
   p.add_argument("--groups", type=int, default=16,

@@ -15,6 +15,10 @@ next to the boundary L * p:
     "last_group": 0 < L p - l < 1 (the ramp clip(L p - l, 0, 1)): the last
                   kept group only
 
+Two-stage training (`relaxed_until` in the model) first trains on the
+relaxed mask clip(L p - l, 0, 1) itself, a soft mask that scales the last
+kept group, then on the hard mask with the straight-through gradient.
+
 With "last_group" the distortion only says whether the last kept group
 should be scaled up or down; once the decoder has adapted to it, that
 averages to zero, the rate term's push does not, and p falls whatever
@@ -51,6 +55,16 @@ def importance_mask(p, levels, channels, gradient="band"):
   hard = group_mask(kept_groups(p, levels), levels, channels)
   # (s - s) first: exactly 0 forward, so the mask is exactly the hard one.
   return hard + (surrogate - tf.stop_gradient(surrogate))
+
+
+def relaxed_mask(p, levels, channels):
+  """The mask's continuous relaxation m_l = clip(L p - l, 0, 1) [...,
+  channels] from p [..., 1], the first stage of two-stage training: the
+  last kept group is scaled by the share of it that L p covers. Its sum
+  over a position's groups is L p, so the rate proxy and the distortion
+  are differentiable in p without a surrogate."""
+  group = tf.cast(tf.range(channels) // (channels // levels), p.dtype)
+  return tf.clip_by_value(p * levels - group, 0, 1)
 
 
 class ChannelQuantizer(tf.keras.layers.Layer):

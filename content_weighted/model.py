@@ -9,7 +9,10 @@
 Training minimises R_proxy + lambda * MSE + CE: R_proxy = bits of the kept
 codes (sum of the mask times log2 Q) per pixel, the differentiable rate of
 Li et al.; CE = the context model's cross-entropy of the kept codes, which
-trains only the context model (its inputs are held fixed).
+trains only the context model (its inputs are held fixed). g_a and g_s
+are the shared GDN stack or convolutions with dense blocks (`transform`);
+two-stage training replaces the mask by its relaxation for the first
+`relaxed_until` steps.
 """
 
 import math
@@ -44,11 +47,86 @@ class Decoder(GDNTransform):
         (channels, 9, 2, False)))
 
 
+class DenseBlock(tf.keras.layers.Layer):
+  """A dense block (Huang et al., "Densely Connected Convolutional
+  Networks", CVPR 2017): every layer sees the block's input and all the
+  earlier layers' outputs,
+
+      h_i = relu(conv3x3([x, h_1, ..., h_{i-1}])),   i = 1 .. depth
+      out = x + conv1x1([x, h_1, ..., h_depth])
+
+  [B, H, W, filters] -> [B, H, W, filters]. The 1x1 fusion and the block's
+  residual (as in residual dense blocks) keep the width fixed and let a
+  short training start from the identity; no batch normalisation, so a
+  patch codes the same whatever batch it is in.
+  """
+
+  def __init__(self, filters, depth=3, growth=None, **kwargs):
+    super().__init__(**kwargs)
+    growth = growth or filters // 2
+    self.layers_ = [tf.keras.layers.Conv2D(
+        growth, 3, padding="same", activation="relu", name=f"conv_{i}")
+        for i in range(depth)]
+    self.fuse = tf.keras.layers.Conv2D(filters, 1, name="fuse")
+
+  def call(self, x):
+    features = [x]
+    for layer in self.layers_:
+      features.append(layer(tf.concat(features, -1)))
+    return x + self.fuse(tf.concat(features, -1))
+
+
+class DenseEncoder(tf.keras.Sequential):
+  """g_a with dense blocks: x (0..255) -> f [H/8, W/8, num_filters].
+
+      x / 255 --conv 5x5 /2, relu--> dense block --conv 3x3 /2, relu-->
+      dense block --conv 3x3 /2--> dense block --> f
+  """
+
+  def __init__(self, num_filters):
+    super().__init__(name="g_a")
+    self.add(tf.keras.layers.Rescaling(1 / 255))
+    for i, kernel in enumerate((5, 3, 3)):
+      self.add(tf.keras.layers.Conv2D(
+          num_filters, kernel, 2, padding="same", name=f"down_{i}",
+          activation="relu" if i < 2 else None))
+      self.add(DenseBlock(num_filters, name=f"dense_{i}"))
+
+
+class DenseDecoder(tf.keras.Sequential):
+  """g_s with dense blocks, the encoder's mirror: masked dequantized codes
+  -> x_hat (0..255), upsampling by transposed convolutions.
+
+      codes --conv 3x3, relu--> dense block --up 3x3 x2, relu--> dense block
+      --up 3x3 x2, relu--> dense block --up 5x5 x2--> * 255 --> x_hat
+  """
+
+  def __init__(self, num_filters, channels):
+    super().__init__(name="g_s")
+    self.add(tf.keras.layers.Conv2D(num_filters, 3, padding="same",
+                                    activation="relu", name="widen"))
+    for i, kernel in enumerate((3, 3, 5)):
+      self.add(DenseBlock(num_filters, name=f"dense_{i}"))
+      last = i == 2
+      self.add(tf.keras.layers.Conv2DTranspose(
+          channels if last else num_filters, kernel, 2, padding="same",
+          activation=None if last else "relu", name=f"up_{i}"))
+    self.add(tf.keras.layers.Rescaling(255))
+
+
+# The encoder/decoder pairs `--transform` picks between.
+TRANSFORMS = {"gdn": (Encoder, Decoder),
+              "dense": (DenseEncoder, DenseDecoder)}
+
+
 class ContentWeightedModel(LagrangianModel):
   """Training model (see the module docstring).
 
   importance_map=False keeps every code everywhere (the paper's ablation);
-  the rate then comes from the context model alone.
+  the rate then comes from the context model alone. relaxed_until: steps
+  trained on the relaxed mask (`importance.relaxed_mask`) before the hard
+  one (two-stage training); None trains on the hard mask throughout.
+  transform: "gdn" (the shared GDN stack) or "dense" (dense blocks).
   """
 
   system = SYSTEM.name
@@ -56,7 +134,7 @@ class ContentWeightedModel(LagrangianModel):
 
   def __init__(self, lmbda=0.01, num_filters=64, code_channels=32,
                groups=16, num_levels=8, channels=3, importance_map=True,
-               mask_gradient="band"):
+               mask_gradient="band", relaxed_until=None, transform="gdn"):
     super().__init__(lmbda, name="content_weighted")
     self.num_filters = int(num_filters)
     self.code_channels = int(code_channels)
@@ -68,9 +146,16 @@ class ContentWeightedModel(LagrangianModel):
       raise ValueError(f"mask_gradient must be one of "
                        f"{importance.MASK_GRADIENTS}, not {mask_gradient!r}.")
     self.mask_gradient = mask_gradient
+    if transform not in TRANSFORMS:
+      raise ValueError(f"transform must be one of {tuple(TRANSFORMS)}, "
+                       f"not {transform!r}.")
+    self.transform = transform
+    self.relaxed_until = None if relaxed_until is None else int(
+        relaxed_until)
     if self.code_channels % self.groups:
       raise ValueError("code_channels must be a multiple of groups.")
-    self.g_a = Encoder(self.num_filters)
+    encoder, decoder = TRANSFORMS[transform]
+    self.g_a = encoder(self.num_filters)
     self.to_codes = tf.keras.layers.Conv2D(
         self.code_channels, 1, activation="sigmoid", name="to_codes")
     self.importance_net = tf.keras.Sequential([
@@ -83,7 +168,7 @@ class ContentWeightedModel(LagrangianModel):
     self.importance_net.trainable = self.importance_map
     self.quantizer = importance.ChannelQuantizer(
         self.code_channels, self.num_levels, name="quantizer")
-    self.g_s = Decoder(self.num_filters, self.channels)
+    self.g_s = decoder(self.num_filters, self.channels)
     self.context_model = context.ContextModel(self.num_levels)
     self.build((None, None, None, self.channels))
 
@@ -92,7 +177,8 @@ class ContentWeightedModel(LagrangianModel):
             "code_channels": self.code_channels, "groups": self.groups,
             "num_levels": self.num_levels, "channels": self.channels,
             "importance_map": self.importance_map,
-            "mask_gradient": self.mask_gradient}
+            "mask_gradient": self.mask_gradient,
+            "relaxed_until": self.relaxed_until, "transform": self.transform}
 
   @property
   def coding_variables(self):
@@ -126,12 +212,24 @@ class ContentWeightedModel(LagrangianModel):
     nats = tf.nn.sparse_softmax_cross_entropy_with_logits(codes, logits)
     return tf.reduce_sum(nats * mask, [1, 2, 3]) / math.log(2)
 
+  def training_mask(self, p, training):
+    """The hard mask with its straight-through gradient; in training before
+    step relaxed_until, the relaxed mask instead."""
+    def hard():
+      return importance.importance_mask(p, self.groups, self.code_channels,
+                                        self.mask_gradient)
+    if not training or self.relaxed_until is None:
+      return hard()
+    return tf.cond(
+        self.optimizer.iterations < self.relaxed_until,
+        lambda: importance.relaxed_mask(p, self.groups, self.code_channels),
+        hard)
+
   def call(self, x, training=False):
     """(proxy bpp, mse, context bpp) of a batch."""
     x = tf.cast(x, self.compute_dtype)
     e, p = self.analyse(x)
-    mask = importance.importance_mask(p, self.groups, self.code_channels,
-                                      self.mask_gradient)
+    mask = self.training_mask(p, training)
     x_hat = self.g_s(self.quantizer(e) * mask)
     num_pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
     proxy_bpp = tf.reduce_sum(mask) * math.log2(self.num_levels) / num_pixels

@@ -47,6 +47,47 @@ def test_band_gradient_reaches_the_first_dropped_group():
     ContentWeightedModel(mask_gradient="ramp")
 
 
+def test_relaxed_mask_scales_the_last_group_by_its_covered_share():
+  p = tf.constant([[0.3], [0.5], [1.0]])  # L p = 1.2, 2 and 4 with L = 4.
+  with tf.GradientTape() as tape:
+    tape.watch(p)
+    mask = importance.relaxed_mask(p, 4, 8)
+    total = tf.reduce_sum(mask)
+  np.testing.assert_allclose(mask, [[1, 1, .2, .2, 0, 0, 0, 0],
+                                    [1, 1, 1, 1, 0, 0, 0, 0],
+                                    [1] * 8], atol=1e-6)
+  # Where L p is whole the relaxed mask is the binary one; its sum is
+  # (channels / L) * L p, so the rate proxy follows p without a surrogate.
+  np.testing.assert_array_equal(mask[1:], importance.importance_mask(
+      p[1:], 4, 8))
+  np.testing.assert_allclose(tf.reduce_sum(mask, 1), 2 * 4 * p[:, 0],
+                             rtol=1e-6)
+  # d(sum)/dp = channels per group * L where L p is not whole.
+  np.testing.assert_allclose(tape.gradient(total, p)[0], [8])
+
+
+def test_two_stage_training_switches_to_the_binary_mask_on_its_step():
+  model = ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
+                               num_levels=4, relaxed_until=3)
+  model.compile(optimizer=tf.keras.optimizers.Adam())
+  p = tf.constant([[[[0.3]]]])  # L p = 0.6: group 0 kept, scaled 0.6.
+  relaxed = [0.6, 0.6, 0, 0]
+  binary = [1, 1, 0, 0]
+  for step, expected in [(0, relaxed), (2, relaxed), (3, binary),
+                         (10, binary)]:
+    model.optimizer.iterations.assign(step)
+    np.testing.assert_allclose(
+        model.training_mask(p, training=True)[0, 0, 0], expected, atol=1e-6)
+  model.optimizer.iterations.assign(0)
+  # Coding and evaluation always see the binary mask.
+  np.testing.assert_array_equal(model.training_mask(p, training=False)[0, 0, 0],
+                                binary)
+  single_stage = ContentWeightedModel(num_filters=8, code_channels=4,
+                                      groups=2, num_levels=4)
+  np.testing.assert_array_equal(
+      single_stage.training_mask(p, training=True)[0, 0, 0], binary)
+
+
 def test_quantizer_maps_to_nearest_learned_level():
   quantizer = importance.ChannelQuantizer(3, 5)
   e = tf.constant([[[0.0, 0.3, 0.9], [0.12, 0.13, 1.0]]])
@@ -159,11 +200,12 @@ def test_quantized_cdfs_are_valid_range_coder_tables():
   assert np.all(np.diff(cdf, axis=1) >= 1)  # No value is impossible.
 
 
-def _model_file(path, importance_map=True, seed=0):
+def _model_file(path, importance_map=True, seed=0, transform="gdn"):
   return save_with_fitted_tables(
       lambda: ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
                                    num_levels=4,
-                                   importance_map=importance_map),
+                                   importance_map=importance_map,
+                                   transform=transform),
       path, cw_codec.fitted_tables, seed)
 
 
@@ -184,6 +226,37 @@ def test_round_trip_is_bit_exact(cw_path):
   context_bits = codec.information_content(x)
   factorized_bits = codec.information_content(x, codes_model="factorized")
   assert context_bits > 0 and factorized_bits > 0
+
+
+@pytest.mark.slow
+def test_dense_block_transforms_keep_the_stride_and_round_trip(tmp_path):
+  import content_weighted  # pylint: disable=import-outside-toplevel
+  from content_weighted import model as model_lib  # pylint: disable=import-outside-toplevel
+  assert tuple(model_lib.TRANSFORMS) == content_weighted.TRANSFORMS
+  with pytest.raises(ValueError, match="transform"):
+    ContentWeightedModel(transform="resnet")
+  path = _model_file(tmp_path / "dense.npz", transform="dense")
+  codec, x, _, x_hat = load_and_round_trip(path, cw_codec.Codec, 37, 29)
+  assert codec.model.transform == "dense"
+  assert any("dense_2/fuse" in v.name for v in codec.model.g_s.weights)
+  codes, k, _ = codec.codes(x)
+  assert codes.shape[:2] == (5, 4)  # 37 x 29, padded to 40 x 32: / 8.
+  expected = codec.model.synthesize(codes[None], k[None])[0, :37, :29]
+  np.testing.assert_array_equal(
+      x_hat, tf.saturate_cast(tf.round(expected), tf.uint8))
+
+
+def test_dense_block_starts_near_the_identity_and_keeps_its_width():
+  from content_weighted import model as model_lib  # pylint: disable=import-outside-toplevel
+  block = model_lib.DenseBlock(6, depth=3, growth=4)
+  x = tf.random.stateless_normal([2, 5, 7, 6], [0, 1])
+  y = block(x)
+  assert y.shape == x.shape
+  # Each layer sees the input and every earlier output: widths 6, 10, 14.
+  assert [layer.kernel.shape[2] for layer in block.layers_] == [6, 10, 14]
+  assert block.fuse.kernel.shape[2] == 6 + 3 * 4
+  block.fuse.kernel.assign(tf.zeros_like(block.fuse.kernel))
+  np.testing.assert_allclose(block(x), x + block.fuse.bias, rtol=1e-6)
 
 
 @pytest.mark.slow
@@ -282,12 +355,25 @@ def test_train_command(tmp_path):
       "--num_levels", "4", "--patchsize", "32", "--batchsize", "2",
       "--epochs", "1", "--steps_per_epoch", "3", "--seed", "0",
       "--verbose", "0", "--noimportance_map",
-      "--mask_gradient", "last_group") == 0
+      "--mask_gradient", "last_group", "--relaxed_fraction", "0.5",
+      "--transform", "dense") == 0
   loaded = model_file.load(str(model_path), ContentWeightedModel)
   assert loaded.model.importance_map is False
   assert loaded.model.mask_gradient == "last_group"
+  # Half of the 3 steps on the relaxed mask: round(1.5) = 2.
+  assert (loaded.model.relaxed_until, loaded.model.transform) == (2, "dense")
   assert loaded.metadata["steps"] == 3
   assert np.isfinite(loaded.metadata["final_train_context_bpp"])
+
+
+def test_train_refuses_a_relaxed_fraction_outside_0_1(tmp_path, capsys):
+  pattern = write_training_images(tmp_path / "train", [(48, 48)])
+  assert run_main(cli, "content_weighted", "train", "--train_glob", pattern,
+                  "--model_path", tmp_path / "cw.npz",
+                  "--relaxed_fraction", "1.0") == 1
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and "--relaxed_fraction must be in" in err
+  assert not (tmp_path / "cw.npz").exists()
 
 
 @pytest.mark.slow
@@ -309,6 +395,9 @@ def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
       figures["kept_fraction"] * 5 * 6 * 4)
   assert figures["steps"] == cw_codec.load(cw_path).loaded.metadata.get(
       "steps")
+  # SSIM beside PSNR; MS-SSIM needs sides of 161 pixels, so NaN here.
+  assert 0 < figures["ssim"] <= 1 and np.isnan(figures["ms_ssim"])
+  assert (figures["transform"], figures["relaxed_until"]) == ("gdn", None)
   row = ablation.decoder_table(results, {"cw": "the model"}).splitlines()[2]
   assert row.startswith("| the model | ") and (
       f"{figures['sequential_decode_s']:.3f}" in row)
