@@ -22,3 +22,6 @@ SYSTEM = systems.register(systems.System(
 MASK_GRADIENTS = ("band", "last_group")
 # The encoder/decoder pairs (`model.TRANSFORMS`), for the same reason.
 TRANSFORMS = ("gdn", "dense")
+# How the importance map is coded (`model.ContentWeightedModel`): fitted
+# factorized tables, or the context model with the map as its first slice.
+MAP_MODELS = ("factorized", "context")

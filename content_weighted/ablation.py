@@ -4,9 +4,11 @@ For each model: mean real bpp (file size), PSNR, SSIM and MS-SSIM
 (`metrics.quality`), the fraction of codes the importance map keeps, and
 the information content of the same codes under the context model and
 under per-channel factorized tables fitted to them (importance map bits
-included in both). Decoding: seconds to encode
-and decode with the file's slanted plane order and code by code in causal
-order (`sequential`), and the sequential variant's size. For each model
+included in both), and the map's own bits under the model the file codes
+it with and under its fitted tables. Decoding: seconds to encode and
+decode with the file's slanted plane order and code by code in causal
+order (`sequential`; not for a model that codes the map in the planes),
+and the sequential variant's size. For each model
 after the first, the differences from the first with 95 % confidence
 intervals over the images (`evaluation.ablation_figures`).
 """
@@ -35,6 +37,7 @@ def measure(codec, paths, desc=None):
     decoded = time.perf_counter()
     codes, _, mask = codec.codes(x)
     quality = metrics.quality(x, x_hat)
+    map_bits = codec.map_bits(x)
     rows.append({
         "bpp": metrics.bpp(len(data), x),
         "psnr": quality["psnr"], "ssim": quality["ssim"],
@@ -45,6 +48,8 @@ def measure(codec, paths, desc=None):
         "factorized_bpp": codec.information_content(
             x, codes_model="factorized") / pixels,
         "factorized_file_bpp": _factorized_file_bits(codec, x) / pixels,
+        "map_bpp": map_bits[codec.model.map_model] / pixels,
+        "map_factorized_bpp": map_bits["factorized"] / pixels,
         "slanted_encode_s": encoded - start,
         "slanted_decode_s": decoded - encoded,
         **_sequential(codec, x, codes.numpy() * mask.numpy())})
@@ -60,8 +65,11 @@ def _factorized_file_bits(codec, x):
 
 
 def _sequential(codec, x, kept_codes):
-  """Seconds and bits per pixel of code-by-code coding; raises if it does
-  not decode the codes it was given."""
+  """Seconds and bits per pixel of code-by-code coding ({} for a model
+  that codes the map in the planes, which it does not take); raises if
+  it does not decode the codes it was given."""
+  if codec.model.map_model != "factorized":
+    return {}
   start = time.perf_counter()
   map_string, data = sequential.compress(codec, x)
   encoded = time.perf_counter()
@@ -85,6 +93,7 @@ def describe(codec):
           "transform": model.transform,
           "mask_gradient": model.mask_gradient,
           "relaxed_until": model.relaxed_until,
+          "map_model": model.map_model,
           "steps": metadata.get("steps"),
           "training_seconds": metadata.get("seconds_this_run")}
 
@@ -109,6 +118,14 @@ MECHANISM_FIGURES = {
     "ssim": ("SSIM", 4), "ms_ssim": ("MS-SSIM", 4),
     "kept_fraction": ("codes kept", 3),
     "context_bpp": ("context model bpp", 3)}
+
+# Coding the importance map (map_model): rates, the map's share, decoding.
+MAP_FIGURES = {
+    "bpp": ("bpp (file)", 4), "psnr": ("PSNR (dB)", 2),
+    "map_bpp": ("map bpp (as coded)", 4),
+    "map_factorized_bpp": ("map bpp (fitted tables)", 4),
+    "context_bpp": ("information content bpp", 4),
+    "slanted_decode_s": ("decode s", 3)}
 
 # The decoder table: each model's means, one row per model.
 DECODER_FIGURES = {

@@ -5,7 +5,7 @@
 """
 
 from bls2017.core import commands
-from content_weighted import MASK_GRADIENTS, TRANSFORMS
+from content_weighted import MAP_MODELS, MASK_GRADIENTS, TRANSFORMS
 
 
 def _add_train_flags(p):
@@ -29,6 +29,11 @@ def _add_train_flags(p):
   p.add_argument("--transform", choices=TRANSFORMS, default="gdn",
                  help="Encoder/decoder: the shared GDN stack (gdn) or "
                  "convolutions with dense blocks (dense).")
+  p.add_argument("--map_model", choices=MAP_MODELS, default="factorized",
+                 help="How the importance map is coded: under factorized "
+                 "tables fitted after training (factorized), or by the "
+                 "context model, the map as the first slice of its volume "
+                 "with a head of its own (context).")
   p.add_argument("--code_channels", type=int, default=32,
                  help="Channels of the code (at 1/8 resolution).")
   p.add_argument("--groups", type=int, default=16,
@@ -45,8 +50,9 @@ COMMAND = commands.SystemCommand(
       "factorized tables on training patches. Resumes from the last "
       "checkpoint in --train_dir when re-run with the same flags.",
     add_train_flags=_add_train_flags,
-    ablation_what="importance map on/off, context vs factorized model: bpp, "
-      "PSNR, kept codes, bits under each model; seconds and size with "
+    ablation_what="importance map on/off, context vs factorized model, "
+      "training mechanisms: bpp, PSNR, SSIM, MS-SSIM, kept codes, bits "
+      "under each model, the map's bits; seconds and size with "
       "plane-by-plane and code-by-code decoding")
 parse_args, main, run = COMMAND.parse_args, COMMAND.main, COMMAND.run
 

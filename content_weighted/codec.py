@@ -9,12 +9,19 @@
                   plane t --> decode plane t; then
                   g_s(dequantized codes * mask) --crop--> x_hat
 
+With map_model="context" the map is slice 0 of the volume instead, coded
+in the same planes (`planes.MapPlaneCoder`): plane t holds the levels k of
+the cells i + j = t and the codes c + 1 + i + j = t, so each cell's level,
+and with it the cell's mask, is decoded before any of the cell's codes.
+
 Both sides run the same plane loop (`planes.PlaneCoder`), so they evaluate
 the context model on identical inputs and build identical integer CDFs.
 
 Payload (after bls2017's 16-byte header with magic "CW" and format version
 2): 4-byte length of the importance-map string, that string, T 2-byte
-lengths of the plane strings, then the plane strings (all big-endian).
+lengths of the plane strings, then the plane strings (all big-endian);
+with map_model="context" (a model the header's fingerprint names), no map
+string or its length, and T = C + h + w - 1 planes, the map's included.
 Version 1 had the same layout but took each plane's CDFs from a context-
 model pass over the whole volume, whose floats can differ in the last bits
 from the windows', so its files are refused rather than misread.
@@ -76,53 +83,79 @@ def _read_uint(data, offset, width, count=1):
       tf.bitwise.left_shift(raw, tf.range(width - 1, -1, -1) * 8), -1)
 
 
+def _planes(strings):
+  """T 2-byte lengths, then the plane strings."""
+  lengths = tf.strings.length(strings)
+  tf.debugging.Assert(tf.reduce_all(lengths <= MAX_PLANE_BYTES),
+                      ["a plane exceeds 65535 bytes"])
+  return _uint(lengths, 2) + tf.strings.reduce_join(strings)
+
+
+def _read_planes(payload, offset, count):
+  """The `count` plane strings `_planes` wrote from byte `offset` on, which
+  must end the payload."""
+  lengths = _read_uint(payload, offset, 2, count)
+  starts = offset + 2 * count + tf.cumsum(lengths, exclusive=True)
+  tf.debugging.Assert(
+      tf.strings.length(payload) == offset + 2 * count +
+      tf.reduce_sum(lengths), ["payload length does not match"])
+  return tf.strings.substr(tf.fill([count], payload), starts, lengths)
+
+
 class CodesEncoder(tf.Module):
   """Padded x [1, H, W, C] float32 -> payload: the importance map under
-  its factorized tables, then the kept codes plane by plane."""
+  its factorized tables (`map_prior`; None: the map is in the planes),
+  then the kept codes plane by plane."""
 
-  def __init__(self, model, map_model):
+  def __init__(self, model, map_prior):
     super().__init__(name="codes_encoder")
     self.model = model
-    self.map_model = map_model
-    self.coder = planes.PlaneCoder(model.context_model, model.num_levels)
+    self.map_prior = map_prior
+    self.coder = _plane_coder(model)
 
   def __call__(self, x):
     e, p = self.model.analyse(x)
     k = self.model.importance_levels(p)[0]
     codes = self.model.quantizer.indices(e)[0]
-    map_string = self.map_model.compress(tf.cast(k, tf.float32))
+    if self.map_prior is None:
+      return _planes(self.coder.encode(codes, k[..., 0]))
+    map_string = self.map_prior.compress(tf.cast(k, tf.float32))
     strings = self.coder.encode(codes, self.model.mask(k))
-    lengths = tf.strings.length(strings)
-    tf.debugging.Assert(tf.reduce_all(lengths <= MAX_PLANE_BYTES),
-                        ["a plane exceeds 65535 bytes"])
     return (_uint(tf.strings.length(map_string)[None], 4) + map_string +
-            _uint(lengths, 2) + tf.strings.reduce_join(strings))
+            _planes(strings))
 
 
 class CodesDecoder(tf.Module):
   """Payload, code grid [h, w] -> x_hat [1, H, W, C]: the importance map,
-  then plane by plane the codes, then g_s."""
+  then plane by plane the codes (or both in the planes), then g_s."""
 
-  def __init__(self, model, map_model):
+  def __init__(self, model, map_prior):
     super().__init__(name="codes_decoder")
     self.model = model
-    self.map_model = map_model
-    self.coder = planes.PlaneCoder(model.context_model, model.num_levels)
+    self.map_prior = map_prior
+    self.coder = _plane_coder(model)
 
   def __call__(self, payload, latent_shape):
     h, w = latent_shape
     count = h + w + self.model.code_channels - 2
+    if self.map_prior is None:
+      codes, k = self.coder.decode(
+          _read_planes(payload, 0, count + 1),
+          tf.stack([h, w, self.model.code_channels]))
+      return self.model.synthesize(codes[None], k[None, ..., None])
     map_bytes = _read_uint(payload, 0, 4)[0]
     map_string = tf.strings.substr(payload, 4, map_bytes)
-    lengths = _read_uint(payload, 4 + map_bytes, 2, count)
-    starts = 4 + map_bytes + 2 * count + tf.cumsum(lengths, exclusive=True)
-    tf.debugging.Assert(
-        tf.strings.length(payload) == 4 + map_bytes + 2 * count +
-        tf.reduce_sum(lengths), ["payload length does not match"])
-    strings = tf.strings.substr(tf.fill([count], payload), starts, lengths)
-    k = tf.cast(self.map_model.decompress(map_string, (h, w)), tf.int32)
+    strings = _read_planes(payload, 4 + map_bytes, count)
+    k = tf.cast(self.map_prior.decompress(map_string, (h, w)), tf.int32)
     codes = self.coder.decode(strings, self.model.mask(k))
     return self.model.synthesize(codes[None], k[None])
+
+
+def _plane_coder(model):
+  if model.map_head is None:
+    return planes.PlaneCoder(model.context_model, model.num_levels)
+  return planes.MapPlaneCoder(model.context_model, model.num_levels,
+                              model.map_head)
 
 
 class Codec(shared_codec.Codec):
@@ -135,16 +168,24 @@ class Codec(shared_codec.Codec):
 
   def make_codec(self, loaded):
     model = loaded.model
-    # coding_rank 3 on k [h, w, 1]: one string for the whole map.
-    map_model = empirical_prior.entropy_model(
-        _map_tables(loaded.tables), 1, coding_rank=3)
+    map_prior = (self.map_prior if model.map_model == "factorized"
+                 else None)
     return (
-        shared_codec.Compressor(CodesEncoder(model, map_model),
+        shared_codec.Compressor(CodesEncoder(model, map_prior),
                                  model.channels, loaded.fingerprint, STRIDE,
                                  MAGIC),
-        shared_codec.Decompressor(CodesDecoder(model, map_model),
+        shared_codec.Decompressor(CodesDecoder(model, map_prior),
                                    model.channels, loaded.fingerprint, STRIDE,
                                    MAGIC))
+
+  @functools.cached_property
+  def map_prior(self):
+    """The importance map's factorized entropy model, from the fitted
+    tables (coding_rank 3 on k [h, w, 1]: one string for the map). Every
+    model file has the tables; the file format uses them when map_model is
+    "factorized"."""
+    return empirical_prior.entropy_model(_map_tables(self.loaded.tables), 1,
+                                         coding_rank=3)
 
   def codes(self, x):
     """(codes [h, w, C], importance levels k [h, w, 1], mask [h, w, C])."""
@@ -163,8 +204,7 @@ class Codec(shared_codec.Codec):
     symbols = tf.cast(tf.gather_nd(codes, where), tf.int32)
     cdf = tf.gather(self.factorized_cdfs, where[:, 2])
     string = context.range_encode(symbols, cdf)
-    map_model = self.compressor.encoder.map_model
-    map_string = map_model.compress(tf.cast(k, tf.float32))
+    map_string = self.map_prior.compress(tf.cast(k, tf.float32))
     return symbols, map_string.numpy(), string.numpy()
 
   @functools.cached_property
@@ -185,16 +225,30 @@ class Codec(shared_codec.Codec):
     return context.quantized_cdf(tf.constant(np.array(log_pmfs), tf.float32))
 
   def information_content(self, x, codes_model="context"):
-    """Bits: the importance map under its tables plus the kept codes under
-    the context model (or, codes_model="factorized", under per-channel
-    tables fitted to the same codes: the paper's ablation)."""
+    """Bits: the importance map under the model the file codes it with
+    plus the kept codes under the context model (or, codes_model=
+    "factorized", map and codes under per-channel tables fitted to them:
+    the paper's ablation)."""
     codes, k, mask = self.codes(x)
-    bits = empirical_prior.information_content(
-        _map_tables(self.loaded.tables), k.numpy())
+    map_bits = self.map_bits(x)
     if codes_model == "factorized":
-      return bits + empirical_prior.information_content(
+      return map_bits["factorized"] + empirical_prior.information_content(
           _code_tables(self.loaded.tables), codes.numpy(), mask.numpy())
-    return bits + float(self.model.context_bits(codes[None], mask[None])[0])
+    code_bits, _ = self.model.context_bits_split(codes[None], mask[None],
+                                                 k[None])
+    return map_bits[self.model.map_model] + float(code_bits[0])
+
+  def map_bits(self, x):
+    """{"factorized": the importance map's bits under its fitted tables,
+    and with map_model="context", "context": under the context model}."""
+    codes, k, mask = self.codes(x)
+    bits = {"factorized": empirical_prior.information_content(
+        _map_tables(self.loaded.tables), k.numpy())}
+    if self.model.map_head is not None:
+      _, map_bits = self.model.context_bits_split(codes[None], mask[None],
+                                                  k[None])
+      bits["context"] = float(map_bits[0])
+    return bits
 
 
 def load(path):

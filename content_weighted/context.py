@@ -8,9 +8,11 @@ so a whole plane is decoded at once, in C + H + W - 2 steps.
 The first convolution sees only offsets (dc, di, dj) with dc + di + dj < 0
 (mask "A"); later ones also the centre plane, dc + di + dj <= 0 (mask "B").
 A stack of these keeps every output's inputs on strictly earlier planes.
-Training runs the model over the whole volume at once (`logits_hwc`); the
-file format codes plane by plane, evaluating each plane's causal windows
-only (`planes`); `sequential` codes one code at a time.
+With map_model="context" the importance map is slice 0 of the volume
+(`volume_logits`). Training runs the model over the whole volume at once
+(`logits_hwc`); the file format codes plane by plane, evaluating each
+plane's causal windows only (`planes`); `sequential` codes one code at a
+time.
 """
 
 import numpy as np
@@ -41,6 +43,7 @@ class MaskedConv3D(tf.keras.layers.Layer):
     self.kernel = self.add_weight(
         "kernel", shape, initializer="glorot_uniform")
     self.bias = self.add_weight("bias", [self.filters], initializer="zeros")
+    super().build(input_shape)
 
   def call(self, x):
     kernel = self.kernel * self.mask[..., None, None]
@@ -58,8 +61,14 @@ class MaskedConv3D(tf.keras.layers.Layer):
 class ContextModel(tf.keras.Sequential):
   """Code volume -> logits of each code's Q values, from earlier planes.
 
-  Input [B, C, H, W, 2]: the code's level index scaled to (0, 1] where it is
-  kept and known (0 elsewhere), and the mask (1 where a code is kept).
+  Input [B, D, H, W, 2]: each position's value scaled to (0, 1] where it
+  is kept and known (0 elsewhere), and the mask (1 where kept). D = C, or
+  C + 1 with the importance map as slice 0, coded by the same features h2
+  under its own head (`map_head`, `volume_logits`):
+
+      volume --masked_a 5^3, relu--> --masked_b 3^3, relu--> h2
+      h2 --logits 1^3-->           [B, D, H, W, Q]      the codes' values
+      h2 --map_head 1^3 (slice 0)--> [B, 1, H, W, L + 1]  the map's levels
   """
 
   def __init__(self, num_levels, filters=16):
@@ -71,12 +80,24 @@ class ContextModel(tf.keras.Sequential):
     self.add(tf.keras.layers.ReLU())
     self.add(MaskedConv3D(num_levels, 1, True, name="logits"))
 
+  def features(self, volume):
+    """h2 [B, D, H, W, filters]: what the heads read."""
+    for layer in self.layers[:-1]:
+      volume = layer(volume)
+    return volume
+
+
+def map_head(map_levels):
+  """The importance map's head: h2 -> logits of its L + 1 levels. A layer
+  of the model that owns it (a Sequential tracks only its stack)."""
+  return MaskedConv3D(map_levels, 1, True, name="map_logits")
+
 
 def masked_layers(context_model):
-  """(masked_a, masked_b, logits): the model's three masked convolutions."""
+  """(masked_a, masked_b, logits): the codes' path through the model."""
   masked_a, masked_b, logits = [
       layer for layer in context_model.layers
-      if isinstance(layer, MaskedConv3D)]
+      if isinstance(layer, MaskedConv3D)][:3]
   return masked_a, masked_b, logits
 
 
@@ -87,10 +108,16 @@ def code_value(codes, num_levels):
   return (codes + 1) / num_levels
 
 
-def volume(codes, mask, num_levels):
-  """Context input [B, C, H, W, 2] from codes and mask [B, H, W, C]."""
+def volume(codes, mask, num_levels, k=None, map_levels=None):
+  """Context input [B, D, H, W, 2] from codes and mask [B, H, W, C]; with
+  the importance levels k [B, H, W, 1] (0 .. L, map_levels = L + 1), the
+  map is slice 0 (always kept) and D = C + 1."""
   mask = tf.cast(mask, tf.float32)
   value = mask * code_value(tf.cast(codes, tf.float32), num_levels)
+  if k is not None:
+    value = tf.concat([code_value(tf.cast(k, tf.float32), map_levels),
+                       value], -1)
+    mask = tf.concat([tf.ones_like(mask[..., :1]), mask], -1)
   return tf.transpose(tf.stack([value, mask], -1), [0, 3, 1, 2, 4])
 
 
@@ -98,6 +125,16 @@ def logits_hwc(context_model, codes, mask, num_levels):
   """Logits [B, H, W, C, Q] of each code given earlier planes."""
   logits = context_model(volume(codes, mask, num_levels))
   return tf.transpose(logits, [0, 2, 3, 1, 4])
+
+
+def volume_logits(context_model, head, codes, mask, k, num_levels):
+  """With the map in the volume: (code logits [B, H, W, C, Q], map logits
+  [B, H, W, L + 1]) of each code and level given earlier planes."""
+  h2 = context_model.features(volume(codes, mask, num_levels, k,
+                                     head.filters))
+  code_logits = context_model.layers[-1](h2[:, 1:])
+  return (tf.transpose(code_logits, [0, 2, 3, 1, 4]),
+          head(h2[:, :1])[:, 0])
 
 
 def plane_index(height, width, channels):

@@ -12,7 +12,10 @@ Li et al.; CE = the context model's cross-entropy of the kept codes, which
 trains only the context model (its inputs are held fixed). g_a and g_s
 are the shared GDN stack or convolutions with dense blocks (`transform`);
 two-stage training replaces the mask by its relaxation for the first
-`relaxed_until` steps.
+`relaxed_until` steps. The importance levels k are coded under factorized
+tables fitted after training (map_model="factorized") or by the context
+model, as slice 0 of its volume with a head of their own
+(map_model="context"); then CE counts the map's bits too.
 """
 
 import math
@@ -21,12 +24,13 @@ import tensorflow as tf
 
 from bls2017.core.lagrangian import LagrangianModel
 from bls2017.core.layers import GDNTransform
+import content_weighted
 from content_weighted import SYSTEM, context, importance
 
 # Total downsampling factor of the encoder (2 * 2 * 2).
 STRIDE = 8
 
-
+MAP_MODELS = content_weighted.MAP_MODELS
 
 
 class Encoder(GDNTransform):
@@ -127,6 +131,8 @@ class ContentWeightedModel(LagrangianModel):
   trained on the relaxed mask (`importance.relaxed_mask`) before the hard
   one (two-stage training); None trains on the hard mask throughout.
   transform: "gdn" (the shared GDN stack) or "dense" (dense blocks).
+  map_model: how the importance levels are coded, "factorized" or
+  "context" (see the module docstring).
   """
 
   system = SYSTEM.name
@@ -134,7 +140,8 @@ class ContentWeightedModel(LagrangianModel):
 
   def __init__(self, lmbda=0.01, num_filters=64, code_channels=32,
                groups=16, num_levels=8, channels=3, importance_map=True,
-               mask_gradient="band", relaxed_until=None, transform="gdn"):
+               mask_gradient="band", relaxed_until=None, transform="gdn",
+               map_model="factorized"):
     super().__init__(lmbda, name="content_weighted")
     self.num_filters = int(num_filters)
     self.code_channels = int(code_channels)
@@ -150,6 +157,10 @@ class ContentWeightedModel(LagrangianModel):
       raise ValueError(f"transform must be one of {tuple(TRANSFORMS)}, "
                        f"not {transform!r}.")
     self.transform = transform
+    if map_model not in MAP_MODELS:
+      raise ValueError(f"map_model must be one of {MAP_MODELS}, "
+                       f"not {map_model!r}.")
+    self.map_model = map_model
     self.relaxed_until = None if relaxed_until is None else int(
         relaxed_until)
     if self.code_channels % self.groups:
@@ -170,6 +181,8 @@ class ContentWeightedModel(LagrangianModel):
         self.code_channels, self.num_levels, name="quantizer")
     self.g_s = decoder(self.num_filters, self.channels)
     self.context_model = context.ContextModel(self.num_levels)
+    self.map_head = (context.map_head(self.groups + 1)
+                     if map_model == "context" else None)
     self.build((None, None, None, self.channels))
 
   def get_config(self):
@@ -178,13 +191,15 @@ class ContentWeightedModel(LagrangianModel):
             "num_levels": self.num_levels, "channels": self.channels,
             "importance_map": self.importance_map,
             "mask_gradient": self.mask_gradient,
-            "relaxed_until": self.relaxed_until, "transform": self.transform}
+            "relaxed_until": self.relaxed_until, "transform": self.transform,
+            "map_model": self.map_model}
 
   @property
   def coding_variables(self):
     return (self.g_a.weights + self.to_codes.weights +
             self.importance_net.weights + self.quantizer.weights +
-            self.g_s.weights + self.context_model.weights)
+            self.g_s.weights + self.context_model.weights +
+            (self.map_head.weights if self.map_head else []))
 
   def analyse(self, x):
     """(features e [B, h, w, C] in (0, 1), importance p [B, h, w, 1])."""
@@ -205,12 +220,28 @@ class ContentWeightedModel(LagrangianModel):
     """x_hat from int codes [B, h, w, C] and importance levels [B, h, w, 1]."""
     return self.g_s(self.quantizer.dequantize(codes) * self.mask(k))
 
-  def context_bits(self, codes, mask):
-    """-log2 P(code | earlier codes), summed over kept codes, per image."""
-    logits = context.logits_hwc(self.context_model, codes, mask,
-                                self.num_levels)
+  def context_bits(self, codes, mask, k=None):
+    """-log2 P(code | earlier codes), summed over kept codes, per image;
+    with map_model="context", plus -log2 P(k | earlier) of the importance
+    levels k [B, h, w, 1]."""
+    code_bits, map_bits = self.context_bits_split(codes, mask, k)
+    return code_bits + map_bits
+
+  def context_bits_split(self, codes, mask, k=None):
+    """(the kept codes' bits [B], the map's bits [B]; 0 unless map_model
+    is "context") under the context model."""
+    if self.map_head is None:
+      logits = context.logits_hwc(self.context_model, codes, mask,
+                                  self.num_levels)
+      map_nats = tf.zeros(tf.shape(codes)[:1])
+    else:
+      logits, map_logits = context.volume_logits(
+          self.context_model, self.map_head, codes, mask, k, self.num_levels)
+      map_nats = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+          k[..., 0], map_logits), [1, 2])
     nats = tf.nn.sparse_softmax_cross_entropy_with_logits(codes, logits)
-    return tf.reduce_sum(nats * mask, [1, 2, 3]) / math.log(2)
+    return (tf.reduce_sum(nats * mask, [1, 2, 3]) / math.log(2),
+            map_nats / math.log(2))
 
   def training_mask(self, p, training):
     """The hard mask with its straight-through gradient; in training before
@@ -235,8 +266,9 @@ class ContentWeightedModel(LagrangianModel):
     proxy_bpp = tf.reduce_sum(mask) * math.log2(self.num_levels) / num_pixels
     mse = tf.reduce_mean(tf.math.squared_difference(x, x_hat))
     codes = tf.stop_gradient(self.quantizer.indices(e))
+    k = self.importance_levels(p)  # Integers: no gradient to p.
     context_bpp = tf.reduce_sum(self.context_bits(
-        codes, tf.stop_gradient(mask))) / num_pixels
+        codes, tf.stop_gradient(mask), k)) / num_pixels
     return proxy_bpp, mse, context_bpp
 
   def loss_terms(self, x, training=False):

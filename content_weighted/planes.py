@@ -25,6 +25,12 @@ against once per position per plane for whole-volume passes. The loop keeps
 only the planes its taps reach (6 of values, 4 of h1), so no step copies
 anything of the size of the volume.
 
+With the map coded in the planes (`MapPlaneCoder`), the volume is
+[C + 1, h, w] with the levels k as slice 0; the mask is not known ahead,
+so masked_a's mask share is gathered from the windows like the values,
+and each plane's codes are kept or not by the levels decoded on earlier
+planes (the loop's state).
+
 Positions are sorted by plane; a tap's position maps to its rank in that
 order (`_Layout.rank`, -1 outside the volume, which reads zeros as "SAME"
 padding does), and a rank to a row of the window of recent planes.
@@ -36,6 +42,7 @@ logits and integer CDFs.
 
 import tensorflow as tf
 
+from bls2017.core.empirical_prior import PRECISION
 from content_weighted import context
 
 
@@ -52,7 +59,7 @@ class PlaneCoder(tf.Module):
 
   Both sides are given the mask [h, w, C] (the importance map is decoded
   first). encode -> one string per plane [T]; decode -> codes [h, w, C],
-  0 where not kept.
+  0 where not kept. `MapPlaneCoder` codes the map in the same planes.
   """
 
   def __init__(self, context_model, num_levels):
@@ -65,60 +72,61 @@ class PlaneCoder(tf.Module):
 
   def encode(self, codes, mask):
     """One range-coded string per plane, [T], of the kept codes."""
-    layout = _Layout(tf.shape(mask), self.pad)
-    codes = tf.gather(_flat(codes), layout.inner)
-
-    def code(plane):
-      symbols = codes[plane.start:plane.end][plane.kept]
-      return symbols, context.range_encode(
-          symbols, context.quantized_cdf(plane.logits))
-
-    _, strings = self._loop(layout, mask, code)
-    return strings
+    return self._encode(codes, _KnownMask(mask))
 
   def decode(self, strings, mask):
     """Codes [h, w, C] from `encode`'s strings and the same mask."""
-    layout = _Layout(tf.shape(mask), self.pad)
-
-    def code(plane):
-      return context.range_decode(strings[plane.t], context.quantized_cdf(
-          plane.logits)), tf.constant("")
-
-    decoded, _ = self._loop(layout, mask, code)
-    return layout.unflatten(decoded)
+    return self._decode(strings, _KnownMask(mask), tf.shape(mask))
 
   def logits(self, codes, mask):
     """Logits [h, w, C, Q] of the kept codes (0 elsewhere), as `encode`
     computes them. Eager only: the planes are collected in Python."""
-    layout = _Layout(tf.shape(mask), self.pad)
-    codes = tf.gather(_flat(codes), layout.inner)
+    return self._logits(codes, _KnownMask(mask))[0]
+
+  def _encode(self, volume, masking):
+    layout = _Layout(tf.shape(volume), self.pad)
+    symbols = tf.gather(_flat(volume), layout.inner)
+
+    def code(plane):
+      kept = symbols[plane.start:plane.end][plane.kept]
+      return kept, context.range_encode(kept, plane.cdf)
+
+    _, strings = self._loop(layout, masking, code)
+    return strings
+
+  def _decode(self, strings, masking, shape):
+    layout = _Layout(shape, self.pad)
+
+    def code(plane):
+      return context.range_decode(strings[plane.t], plane.cdf), tf.constant(
+          "")
+
+    decoded, _ = self._loop(layout, masking, code)
+    return layout.unflatten(decoded)
+
+  def _logits(self, volume, masking):
+    """Each head's logits [h, w, D, levels] at its kept positions."""
+    layout = _Layout(tf.shape(volume), self.pad)
+    symbols = tf.gather(_flat(volume), layout.inner)
     collected = []
 
     def code(plane):
-      logits = tf.scatter_nd(tf.where(plane.kept), plane.logits,
-                             [plane.end - plane.start, self.num_levels])
-      collected.append(logits)
-      return codes[plane.start:plane.end][plane.kept], tf.constant("")
+      where, size = tf.where(plane.kept), plane.end - plane.start
+      collected.append([tf.scatter_nd(where, logits, [size, logits.shape[-1]])
+                        for logits in plane.logits])
+      return symbols[plane.start:plane.end][plane.kept], tf.constant("")
 
-    self._loop(layout, mask, code)
-    return layout.unflatten(tf.concat(collected, 0))
+    self._loop(layout, masking, code)
+    return [layout.unflatten(tf.concat(head, 0))
+            for head in zip(*collected)]
 
-  def _loop(self, layout, mask, code):
-    """Runs the planes; code(plane: _Plane) -> (plane t's kept codes, its
-    string). Returns (all codes [C * h * w] in plane order, strings [T])."""
+  def _loop(self, layout, masking, code):
+    """Runs the planes; code(plane: _Plane) -> (plane t's kept symbols, its
+    string). Returns (all symbols [D * h * w] in plane order, strings
+    [T])."""
     taps_a, w_a, reach_a = _taps(self.masked_a, layout.strides)
     taps_b, w_b, reach_b = _taps(self.masked_b, layout.strides)
-    w_c = tf.reshape(self.to_logits.kernel, [-1, self.num_levels])
-    mask = tf.cast(mask > 0, tf.float32)
-    # masked_a's input is (value, mask): the mask's share of every position
-    # (and the bias) is known ahead, masked_a on the volume with all values
-    # 0, in one pass; the loop adds the values' share.
-    unknown = tf.stack([tf.zeros_like(mask), mask], -1)  # [h, w, C, 2]
-    mask_share = self.masked_a(tf.transpose(unknown, [2, 0, 1, 3])[None])
-    mask_share = tf.gather(tf.reshape(mask_share, [layout.size, -1]),
-                           layout.inner)
-    value_weights = w_a[:, 0]  # [taps, filters]
-    mask = tf.gather(_flat(mask), layout.inner)
+    masking.start(self, layout)
     filters = self.masked_a.filters
 
     def rows(window, first, positions):
@@ -130,40 +138,182 @@ class PlaneCoder(tf.Module):
       return tf.gather(padded, tf.where(rank < 0, tf.shape(window)[0],
                                         rank - first))
 
-    def body(t, values, h1_window, codes, strings):
+    def body(t, window, h1_window, state, codes, strings):
       start, end = layout.starts[t], layout.starts[t + 1]
       padded = layout.padded[start:end]
       first_a = layout.starts[tf.maximum(t - reach_a, 0)]
-      values = values[first_a - layout.starts[tf.maximum(t - 1 - reach_a,
+      window = window[first_a - layout.starts[tf.maximum(t - 1 - reach_a,
                                                          0)]:]
-      h1 = tf.nn.relu(rows(values, first_a, padded[:, None] + taps_a) @
-                      value_weights + mask_share[start:end])
+      inputs = rows(window, first_a, padded[:, None] + taps_a)
+      h1 = tf.nn.relu(inputs[..., 0] @ w_a[:, 0] + masking.mask_share(
+          start, end, lambda: inputs[..., 1] @ w_a[:, 1] +
+          self.masked_a.bias))
       first_b = layout.starts[tf.maximum(t - reach_b, 0)]
       h1_window = tf.concat([h1_window[first_b - layout.starts[
           tf.maximum(t - 1 - reach_b, 0)]:], h1], 0)
-      kept = mask[start:end] > 0
+      kept = masking.kept(state, start, end)
       h2 = rows(h1_window, first_b, padded[kept][:, None] + taps_b)
       h2 = tf.nn.relu(tf.reshape(h2, [tf.shape(h2)[0], -1]) @
                       tf.reshape(w_b, [-1, filters]) + self.masked_b.bias)
-      plane = _Plane(t, start, end, kept, h2 @ w_c + self.to_logits.bias)
-      symbols, string = code(plane)
-      plane_codes = tf.scatter_nd(tf.where(kept), symbols, [end - start])
-      value = context.code_value(tf.cast(plane_codes, tf.float32),
-                                 self.num_levels)
-      values = tf.concat([values, tf.cast(kept, tf.float32) * value], 0)
-      return (t + 1, values, h1_window, codes.write(t, plane_codes),
-              strings.write(t, string))
+      logits, cdf = masking.heads(self, h2, start, end, kept)
+      symbols, string = code(_Plane(t, start, end, kept, logits, cdf))
+      plane_symbols = tf.scatter_nd(tf.where(kept), symbols, [end - start])
+      value = masking.values(self, plane_symbols, start, end, kept)
+      window = tf.concat([window, tf.stack(
+          [value, tf.cast(kept, tf.float32)], -1)], 0)
+      return (t + 1, window, h1_window,
+              masking.update(state, plane_symbols, start, end),
+              codes.write(t, plane_symbols), strings.write(t, string))
 
     state = tf.while_loop(
         lambda t, *_: t < layout.count, body,
-        (0, tf.zeros([0]), tf.zeros([0, filters]),
+        (0, tf.zeros([0, 2]), tf.zeros([0, filters]), masking.initial,
          tf.TensorArray(tf.int32, layout.count, infer_shape=False,
                         element_shape=[None]),
          tf.TensorArray(tf.string, layout.count)),
-        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None]),
+        shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, 2]),
                           tf.TensorShape([None, filters]),
+                          masking.initial.shape,
                           tf.TensorShape(None), tf.TensorShape(None)))
-    return state[3].concat(), state[4].stack()
+    return state[4].concat(), state[5].stack()
+
+
+class MapPlaneCoder(PlaneCoder):
+  """Codes the importance levels k [h, w] and the kept codes [h, w, C] in
+  one plane loop: the map is slice 0 of the volume [C + 1, h, w] (plane
+  i + j), under `map_head`; codes (c, i, j) are in plane c + 1 + i + j, so
+  a position's level is decoded before any of its codes, and the mask
+  follows from it (code c is kept where its group c // (C / L) < k). Each
+  plane is one string, the map's CDFs and the codes' padded to one width
+  (trailing zero-probability values are padding to the range coder).
+  """
+
+  def __init__(self, context_model, num_levels, map_head):
+    super().__init__(context_model, num_levels)
+    self.map_head = map_head
+
+  def encode(self, codes, k):
+    """One string per plane, [C + h + w - 1], of levels k [h, w] (int,
+    0 .. L) and the codes [h, w, C] they keep."""
+    volume = tf.concat([tf.cast(k, tf.int32)[..., None], codes], -1)
+    return self._encode(volume, _MapMask(self.map_head.filters))
+
+  def decode(self, strings, shape):
+    """(codes [h, w, C], 0 where not kept; levels k [h, w]) from `encode`'s
+    strings; shape: [h, w, C]."""
+    h, w, c = tf.unstack(shape)
+    volume = self._decode(strings, _MapMask(self.map_head.filters),
+                          tf.stack([h, w, c + 1]))
+    return volume[..., 1:], volume[..., 0]
+
+  def logits(self, codes, k):
+    """(code logits [h, w, C, Q] where kept, map logits [h, w, L + 1]) as
+    `encode` computes them. Eager only."""
+    volume = tf.concat([tf.cast(k, tf.int32)[..., None], codes], -1)
+    code_logits, map_logits = self._logits(
+        volume, _MapMask(self.map_head.filters))
+    return code_logits[:, :, 1:], map_logits[:, :, 0]
+
+
+class _KnownMask:
+  """What the loop needs of a mask known before the first plane: which
+  positions are kept, and masked_a's share from the mask channel for
+  every position in one pass (and the bias)."""
+
+  def __init__(self, mask):
+    self.mask = tf.cast(mask > 0, tf.float32)
+    self.initial = tf.zeros([0])  # No state: everything is known.
+
+  def start(self, coder, layout):
+    self.num_levels, self.to_logits = coder.num_levels, coder.to_logits
+    unknown = tf.stack([tf.zeros_like(self.mask), self.mask], -1)
+    share = coder.masked_a(tf.transpose(unknown, [2, 0, 1, 3])[None])
+    self.share = tf.gather(tf.reshape(share, [layout.size, -1]),
+                           layout.inner)
+    self.sorted = tf.gather(_flat(self.mask), layout.inner)
+
+  def mask_share(self, start, end, from_windows):
+    del from_windows  # Computed ahead, in `start`.
+    return self.share[start:end]
+
+  def kept(self, state, start, end):
+    del state
+    return self.sorted[start:end] > 0
+
+  def heads(self, coder, h2, start, end, kept):
+    del start, end, kept
+    logits = h2 @ _kernel(coder.to_logits) + coder.to_logits.bias
+    return (logits,), context.quantized_cdf(logits)
+
+  def values(self, coder, symbols, start, end, kept):
+    del start, end
+    return tf.cast(kept, tf.float32) * context.code_value(
+        tf.cast(symbols, tf.float32), coder.num_levels)
+
+  def update(self, state, symbols, start, end):
+    del symbols, start, end
+    return state
+
+
+class _MapMask:
+  """The same for a map coded in the planes: the levels decoded so far,
+  [h * w] (state of the loop), give the mask; masked_a's mask share comes
+  from the windows, as the values' does."""
+
+  def __init__(self, map_levels):
+    self.map_levels = map_levels
+
+  def start(self, coder, layout):
+    self.layout = layout
+    self.group_size = (layout.shape[0] - 1) // (self.map_levels - 1)
+    self.initial = tf.zeros([layout.shape[1] * layout.shape[2]], tf.int32)
+
+  def mask_share(self, start, end, from_windows):
+    del start, end
+    return from_windows()
+
+  def kept(self, state, start, end):
+    depth = self.layout.depth[start:end]
+    level = tf.gather(state, self.layout.cell[start:end])
+    return (depth == 0) | ((depth - 1) // self.group_size < level)
+
+  def is_map(self, start, end, kept):
+    return tf.boolean_mask(self.layout.depth[start:end], kept) == 0
+
+  def heads(self, coder, h2, start, end, kept):
+    code_logits = h2 @ _kernel(coder.to_logits) + coder.to_logits.bias
+    map_logits = h2 @ _kernel(coder.map_head) + coder.map_head.bias
+    code_cdf, map_cdf = (context.quantized_cdf(code_logits),
+                         context.quantized_cdf(map_logits))
+    width = max(code_cdf.shape[-1], map_cdf.shape[-1])
+    cdf = tf.where(self.is_map(start, end, kept)[:, None],
+                   _pad_cdf(map_cdf, width), _pad_cdf(code_cdf, width))
+    return (code_logits, map_logits), cdf
+
+  def values(self, coder, symbols, start, end, kept):
+    symbols = tf.cast(symbols, tf.float32)
+    return tf.where(self.layout.depth[start:end] == 0,
+                    context.code_value(symbols, self.map_levels),
+                    tf.cast(kept, tf.float32) * context.code_value(
+                        symbols, coder.num_levels))
+
+  def update(self, state, symbols, start, end):
+    on_map = self.layout.depth[start:end] == 0
+    return tf.tensor_scatter_nd_update(
+        state, tf.boolean_mask(self.layout.cell[start:end], on_map)[:, None],
+        tf.boolean_mask(symbols, on_map))
+
+
+def _kernel(layer):
+  """A 1x1x1 masked convolution's kernel as a matrix [inputs, outputs]."""
+  return tf.reshape(layer.kernel, [-1, layer.filters])
+
+
+def _pad_cdf(cdf, width):
+  """CDF rows [n, m] padded to `width` with 2^16: values that cannot
+  occur, which the range coder reads as padding."""
+  return tf.pad(cdf, [[0, 0], [0, width - cdf.shape[-1]]],
+                constant_values=2**PRECISION)
 
 
 def _flat(volume):
@@ -173,12 +323,13 @@ def _flat(volume):
 
 class _Plane:
   """What a plane's coding step sees: its index t, its positions' range
-  [start, end) in plane order, which of them are kept [end - start] and
-  the kept codes' logits [n, Q]."""
+  [start, end) in plane order, which of them are kept [end - start], the
+  kept positions' logits under each head ([n, Q], and [n, L + 1] with the
+  map) and the integer CDFs [n, width] they are coded with."""
 
-  def __init__(self, t, start, end, kept, logits):
+  def __init__(self, t, start, end, kept, logits, cdf):
     self.t, self.start, self.end = t, start, end
-    self.kept, self.logits = kept, logits
+    self.kept, self.logits, self.cdf = kept, logits, cdf
 
 
 class _Layout:
@@ -200,6 +351,9 @@ class _Layout:
                           tf.range(width), indexing="ij")
     plane = tf.reshape(c + i + j, [-1])
     self.inner = tf.argsort(plane, stable=True)
+    # Each sorted position's depth and its cell i * w + j of the map.
+    self.depth = tf.gather(tf.reshape(c, [-1]), self.inner)
+    self.cell = tf.gather(tf.reshape(i * width + j, [-1]), self.inner)
     where = tf.reshape(tf.stack([c, i, j], -1), [-1, 3]) + pad
     self.padded = tf.gather(tf.tensordot(where, self.strides, 1), self.inner)
     self.rank = tf.tensor_scatter_nd_update(

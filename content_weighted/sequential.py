@@ -134,13 +134,22 @@ class SequentialCoder:
         self._probabilities(position), perfect=False)
 
 
+def _refuse_map_in_planes(codec):
+  if codec.model.map_model != "factorized":
+    raise ValueError(
+        "code-by-code coding takes the importance map first, under its "
+        "factorized tables; this model codes the map with the codes "
+        f"(map_model={codec.model.map_model!r}).")
+
+
 def compress(codec, x):
   """(importance-map string, sequentially coded codes) of uint8 image x, for
-  a `content_weighted.codec.Codec`: the file's payload without its framing.
-  """
+  a `content_weighted.codec.Codec` whose map_model is "factorized": the
+  file's payload without its framing. Raises ValueError for a model that
+  codes the map in the planes."""
+  _refuse_map_in_planes(codec)
   codes, k, mask = codec.codes(x)
-  map_model = codec.compressor.encoder.map_model
-  map_string = map_model.compress(tf.cast(k, tf.float32))
+  map_string = codec.map_prior.compress(tf.cast(k, tf.float32))
   coder = SequentialCoder(codec.model.context_model, mask.numpy())
   return map_string.numpy(), coder.encode(codes.numpy())
 
@@ -148,9 +157,9 @@ def compress(codec, x):
 def decompress(codec, map_string, data, height, width):
   """(codes [h, w, C], uint8 image [height, width, channels]) from
   `compress`'s output."""
+  _refuse_map_in_planes(codec)
   h, w = latent_side(height, STRIDE), latent_side(width, STRIDE)
-  map_model = codec.compressor.encoder.map_model
-  k = tf.cast(map_model.decompress(map_string, (h, w)), tf.int32)
+  k = tf.cast(codec.map_prior.decompress(map_string, (h, w)), tf.int32)
   mask = codec.model.mask(k)
   codes = SequentialCoder(codec.model.context_model, mask.numpy()).decode(data)
   x_hat = codec.model.synthesize(codes[None], k[None])[0, :height, :width]

@@ -19,6 +19,7 @@ class Config(KerasTrainConfig):
   mask_gradient: str = "band"  # One of content_weighted.MASK_GRADIENTS.
   relaxed_fraction: float = 0.0  # First share of steps on the relaxed mask.
   transform: str = "gdn"  # One of content_weighted.TRANSFORMS.
+  map_model: str = "factorized"  # One of content_weighted.MAP_MODELS.
   num_filters: int = 64
   code_channels: int = 32
   groups: int = 16
@@ -39,5 +40,6 @@ def train(config):
           config.lmbda, config.num_filters, config.code_channels,
           config.groups, config.num_levels, config.channels,
           config.importance_map, config.mask_gradient,
-          relaxed_until=relaxed_until, transform=config.transform),
+          relaxed_until=relaxed_until, transform=config.transform,
+          map_model=config.map_model),
       codec.fitted_tables)

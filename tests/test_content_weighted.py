@@ -192,6 +192,79 @@ def test_plane_coder_round_trip_is_bit_exact_in_a_graph():
   np.testing.assert_array_equal(coder.encode(changed, mask), strings)
 
 
+def _random_map_context(seed=0, groups=4):
+  """A context model with its map head, codes [h, w, C] and levels k
+  [h, w] in 0 .. L (L = groups) with the mask they give."""
+  model, codes, _ = _random_context(seed=seed)
+  head = context.map_head(groups + 1)
+  head(tf.zeros([1, 1, 1, 1, 6]))  # Builds it.
+  head.bias.assign(tf.random.normal(head.bias.shape, stddev=0.5))
+  k = np.random.default_rng(seed).integers(0, groups + 1, codes.shape[:2])
+  mask = importance.group_mask(k[..., None], groups, codes.shape[-1])
+  return model, head, codes, k.astype(np.int32), mask.numpy()
+
+
+def test_map_planes_predict_what_the_whole_volume_predicts():
+  """With the map as slice 0, the plane coder's windows give the whole-
+  volume pass's logits for every level and every kept code."""
+  model, head, codes, k, mask = _random_map_context(seed=4)
+  coder = planes.MapPlaneCoder(model, 8, head)
+  code_logits, map_logits = coder.logits(codes, k)
+  volume_codes, volume_map = context.volume_logits(
+      model, head, codes[None], mask[None], k[None, ..., None], 8)
+  kept = mask > 0
+  np.testing.assert_allclose(code_logits.numpy()[kept],
+                             volume_codes[0].numpy()[kept], atol=1e-5)
+  np.testing.assert_allclose(map_logits, volume_map[0], atol=1e-5)
+  assert not np.any(code_logits.numpy()[~kept])
+
+
+def test_map_plane_coder_round_trip_is_bit_exact_in_a_graph():
+  model, head, codes, k, mask = _random_map_context(seed=5)
+  coder = planes.MapPlaneCoder(model, 8, head)
+  strings = tf.function(coder.encode)(codes, k)
+  assert strings.shape == (6 + 5 + 8 - 1,)  # The map's slice adds a plane.
+  np.testing.assert_array_equal(strings, coder.encode(codes, k))
+  decoded, levels = tf.function(coder.decode)(strings, codes.shape)
+  np.testing.assert_array_equal(levels, k)
+  np.testing.assert_array_equal(decoded, codes * (mask > 0))
+  # Dropped codes are not coded; the levels are.
+  changed = np.where(mask > 0, codes, (codes + 1) % 8)
+  np.testing.assert_array_equal(coder.encode(changed, k), strings)
+  other = k.copy()
+  other[-1, -1] = (other[-1, -1] + 1) % 5
+  assert not np.array_equal(coder.encode(codes, other), strings)
+  # The planes cost the information content plus a few bytes each.
+  code_logits, map_logits = coder.logits(codes, k)
+  kept = mask > 0
+  bits = (-np.sum(tf.nn.log_softmax(code_logits)[kept].numpy()[
+      np.arange(kept.sum()), codes[kept]]) - np.sum(np.take_along_axis(
+          tf.nn.log_softmax(map_logits).numpy(), k[..., None], -1))) / np.log(2)
+  size = sum(len(s) for s in strings.numpy())
+  assert bits / 8 - 1 <= size <= bits / 8 + 4 * len(strings)
+
+
+def test_map_head_trains_on_the_maps_bits_and_only_the_context_model():
+  model = ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
+                               num_levels=4, map_model="context")
+  x = tf.constant(synthetic_image(32, 32)[None], tf.float32)
+  with tf.GradientTape(persistent=True) as tape:
+    e, p = model.analyse(x)
+    codes, k = model.quantizer.indices(e), model.importance_levels(p)
+    code_bits, map_bits = model.context_bits_split(codes, model.mask(k), k)
+  assert map_bits[0] > 0 and code_bits[0] > 0
+  # The map's cross-entropy reaches its head and the shared layers, not
+  # the encoder: k is an integer.
+  assert tf.reduce_any(tape.gradient(map_bits, model.map_head.kernel) != 0)
+  assert tape.gradient(map_bits, model.g_a.trainable_variables[0]) is None
+  terms = model.loss_terms(x)
+  pixels = 32 * 32
+  np.testing.assert_allclose(terms["context_bpp"],
+                             (code_bits[0] + map_bits[0]) / pixels, rtol=1e-5)
+  with pytest.raises(ValueError, match="map_model"):
+    ContentWeightedModel(map_model="raster")
+
+
 def test_quantized_cdfs_are_valid_range_coder_tables():
   logits = tf.constant([[0.0, 0, 0, 0], [50, -50, 0, 3], [-1e4, 1e4, 0, 0]])
   cdf = context.quantized_cdf(logits).numpy()
@@ -225,6 +298,30 @@ def test_round_trip_is_bit_exact(cw_path):
   context_bits = codec.information_content(x)
   factorized_bits = codec.information_content(x, codes_model="factorized")
   assert context_bits > 0 and factorized_bits > 0
+
+
+@pytest.mark.slow
+def test_map_in_the_planes_round_trips_without_a_map_string(tmp_path):
+  path = save_with_fitted_tables(
+      lambda: ContentWeightedModel(num_filters=8, code_channels=4, groups=2,
+                                   num_levels=4, map_model="context"),
+      tmp_path / "map.npz", cw_codec.fitted_tables)
+  codec, x, data, x_hat = load_and_round_trip(path, cw_codec.Codec, 37, 29)
+  assert codec.model.map_model == "context"
+  codes, k, _ = codec.codes(x)
+  expected = codec.model.synthesize(codes[None], k[None])[0, :37, :29]
+  np.testing.assert_array_equal(
+      x_hat, tf.saturate_cast(tf.round(expected), tf.uint8))
+  # Payload: 2-byte lengths of C + h + w - 1 = 4 + 5 + 4 - 1 planes, then
+  # the planes; no 4-byte map length or map string.
+  from bls2017.core import bitstream
+  _, payload = bitstream.unpack(data)
+  lengths = np.frombuffer(payload[:24], ">u2")
+  assert len(payload) == 24 + lengths.sum()
+  bits = codec.map_bits(x)
+  assert set(bits) == {"factorized", "context"} and bits["context"] > 0
+  with pytest.raises(ValueError, match="map_model='context'"):
+    sequential.compress(codec, x)
 
 
 @pytest.mark.slow
@@ -612,3 +709,33 @@ def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
   assert f"{dense['bpp']:.3f} bpp and {dense['psnr']:.2f} dB" in readme
   assert 0.230 < dense["bpp"] < 0.656
   assert dense["psnr"] < 22.66 + slope * (dense["bpp"] - 0.230)
+
+
+def test_readme_map_coding_table_and_its_reading_are_the_committed_result():
+  from content_weighted import ablation
+  readme = " ".join(_committed("README.md").split())
+  results = _committed("docs", "related",
+                       "content_weighted_map_ablation.json")
+  labels = {"cw-l0.01.npz": "map under its fitted factorized tables "
+                            "(default)",
+            "cw-map-l0.01.npz": "map in the context model's volume "
+                                "(`--map_model=context`)"}
+  assert ablation.table(results, labels, ablation.MAP_FIGURES) in (
+      _committed("README.md"))
+  base, in_volume = (results[name] for name in labels)
+  assert (base["map_model"], in_volume["map_model"]) == ("factorized",
+                                                         "context")
+  assert {base["steps"], in_volume["steps"]} == {2000}
+  # Same codes and map in both files: only their coding differs.
+  for figure in ("psnr", "kept_codes", "map_factorized_bpp"):
+    assert in_volume["vs_first"][figure]["ci95"] == [0.0, 0.0]
+  saved = -in_volume["vs_first"]["bpp"]["mean"] / base["bpp"]
+  fewer = 1 - in_volume["map_bpp"] / in_volume["map_factorized_bpp"]
+  assert f"saves {100 * saved:.1f} % of the file" in readme
+  assert (f"map in {100 * fewer:.0f} % fewer bits than its fitted tables "
+          f"({in_volume['map_bpp']:.4f} against "
+          f"{in_volume['map_factorized_bpp']:.4f} bpp); the file is "
+          f"{100 * saved:.1f} % smaller") in readme
+  slower = in_volume["vs_first"]["slanted_decode_s"]["mean"]
+  assert f"took {1000 * slower:.0f} ms more per image" in readme
+  assert f"gave {base['bpp']:.3f} bpp and {base['psnr']:.2f} dB" in readme
