@@ -71,7 +71,7 @@ class SequentialCoder:
     # layer A's output with zeros, not with relu(bias)).
     self.inside = np.zeros(padded)
     self.inside[inner] = 1
-    strides = np.array([padded[1] * padded[2], padded[2], 1])
+    strides = self.strides = np.array([padded[1] * padded[2], padded[2], 1])
     self.step_b = offsets_b @ strides
     step_a = (offsets_b[:, None, :] + offsets_a[None, :, :]) @ strides
     self.inputs_a = (2 * step_a[..., None] + np.arange(2)).reshape(
@@ -80,13 +80,15 @@ class SequentialCoder:
     self.order = kept[np.argsort(kept.sum(1), kind="stable")]
     self.flat = (self.order + _REACH) @ strides
 
-  def _probabilities(self, position):
-    """P(code | earlier codes) [Q] at the flat padded `position`."""
+  def _probabilities(self, position, head=None):
+    """P(value | earlier planes) at the flat padded `position`, under
+    `head` (weights, bias) of the last layer; default the codes' [Q]."""
     h1 = self.volume.reshape(-1)[2 * position + self.inputs_a] @ self.w_a
     h1 = np.maximum(h1 + self.b_a, 0)
     h1 *= self.inside.reshape(-1)[position + self.step_b][:, None]
     h2 = np.maximum(h1.reshape(-1) @ self.w_b + self.b_b, 0)
-    logits = h2 @ self.w_c + self.b_c
+    weights, bias = head or (self.w_c, self.b_c)
+    logits = h2 @ weights + bias
     odds = np.exp(logits - logits.max())
     return odds / odds.sum()
 
@@ -129,26 +131,90 @@ class SequentialCoder:
       codes[i, j, c] = code
     return codes
 
-  def _model(self, position):
+  def _model(self, position, head=None):
     return constriction.stream.model.Categorical(
-        self._probabilities(position), perfect=False)
+        self._probabilities(position, head), perfect=False)
 
 
-def _refuse_map_in_planes(codec):
-  if codec.model.map_model != "factorized":
-    raise ValueError(
-        "code-by-code coding takes the importance map first, under its "
-        "factorized tables; this model codes the map with the codes "
-        f"(map_model={codec.model.map_model!r}).")
+class MapSequentialCoder(SequentialCoder):
+  """Range-codes the importance levels k [h, w] and the kept codes one by
+  one in plane order, the map as slice 0 of the volume (map_model=
+  "context", as `planes.MapPlaneCoder`): a cell's level is coded at plane
+  i + j under `map_head`, and sets the mask of the cell's codes, which
+  come on later planes. Both sides construct it with the code volume's
+  shape (h, w, C).
+  """
+
+  def __init__(self, context_model, map_head, shape):
+    height, width, channels = shape
+    # Every position of the volume [C + 1, h, w] in plane order; a code's
+    # mask is set when its cell's level is coded.
+    super().__init__(context_model, np.ones([height, width, channels + 1]))
+    self.map_head = (
+        map_head.kernel.numpy()[0, 0, 0].astype(np.float64),
+        map_head.bias.numpy().astype(np.float64))
+    self.map_levels = map_head.filters
+    self.group_size = channels // (self.map_levels - 1)
+
+  def _reset(self):
+    self.volume[..., 0] = 0
+    self.volume[_REACH + 1:-_REACH, ..., 1] = 0  # The codes' masks.
+
+  def _set_level(self, position, i, j, level):
+    """Writes the level at the map's padded `position` and keeps the
+    first level groups of codes of its cell (i, j)."""
+    self.volume.reshape(-1)[2 * position] = context.code_value(
+        level, self.map_levels)
+    kept = np.arange(level * self.group_size) + 1 + _REACH
+    cells = kept * self.strides[0] + (np.array([i, j]) + _REACH) @ (
+        self.strides[1:])
+    self.volume.reshape(-1)[2 * cells + 1] = 1
+
+  def _kept(self, position):
+    return self.volume.reshape(-1)[2 * position + 1] > 0
+
+  def encode(self, codes, k):
+    """Bytes of the levels k [h, w] and the codes [h, w, C] they keep."""
+    self._reset()
+    encoder = constriction.stream.queue.RangeEncoder()
+    for (c, i, j), position in zip(self.order, self.flat):
+      if c == 0:
+        encoder.encode(int(k[i, j]), self._model(position, self.map_head))
+        self._set_level(position, i, j, int(k[i, j]))
+      elif self._kept(position):
+        encoder.encode(int(codes[i, j, c - 1]), self._model(position))
+        self._write(position, codes[i, j, c - 1])
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+  def decode(self, data):
+    """(codes [h, w, C], 0 where not kept; levels k [h, w]) from
+    `encode`'s bytes."""
+    words = np.frombuffer(data, "<u4").astype(np.uint32)
+    decoder = constriction.stream.queue.RangeDecoder(words)
+    self._reset()
+    depth, height, width = self.shape
+    codes = np.zeros([height, width, depth - 1], np.int32)
+    k = np.zeros([height, width], np.int32)
+    for (c, i, j), position in zip(self.order, self.flat):
+      if c == 0:
+        k[i, j] = decoder.decode(self._model(position, self.map_head))
+        self._set_level(position, i, j, k[i, j])
+      elif self._kept(position):
+        codes[i, j, c - 1] = decoder.decode(self._model(position))
+        self._write(position, codes[i, j, c - 1])
+    return codes, k
 
 
 def compress(codec, x):
   """(importance-map string, sequentially coded codes) of uint8 image x, for
-  a `content_weighted.codec.Codec` whose map_model is "factorized": the
-  file's payload without its framing. Raises ValueError for a model that
-  codes the map in the planes."""
-  _refuse_map_in_planes(codec)
+  a `content_weighted.codec.Codec`: the file's payload without its framing.
+  With map_model="context" the map is coded with the codes and its string
+  is empty."""
   codes, k, mask = codec.codes(x)
+  if codec.model.map_head is not None:
+    coder = MapSequentialCoder(codec.model.context_model,
+                               codec.model.map_head, codes.shape)
+    return b"", coder.encode(codes.numpy(), k.numpy()[..., 0])
   map_string = codec.map_prior.compress(tf.cast(k, tf.float32))
   coder = SequentialCoder(codec.model.context_model, mask.numpy())
   return map_string.numpy(), coder.encode(codes.numpy())
@@ -157,10 +223,16 @@ def compress(codec, x):
 def decompress(codec, map_string, data, height, width):
   """(codes [h, w, C], uint8 image [height, width, channels]) from
   `compress`'s output."""
-  _refuse_map_in_planes(codec)
   h, w = latent_side(height, STRIDE), latent_side(width, STRIDE)
-  k = tf.cast(codec.map_prior.decompress(map_string, (h, w)), tf.int32)
-  mask = codec.model.mask(k)
-  codes = SequentialCoder(codec.model.context_model, mask.numpy()).decode(data)
+  if codec.model.map_head is not None:
+    codes, k = MapSequentialCoder(
+        codec.model.context_model, codec.model.map_head,
+        (h, w, codec.model.code_channels)).decode(data)
+    k = k[..., None]
+  else:
+    k = tf.cast(codec.map_prior.decompress(map_string, (h, w)), tf.int32)
+    mask = codec.model.mask(k)
+    codes = SequentialCoder(codec.model.context_model,
+                            mask.numpy()).decode(data)
   x_hat = codec.model.synthesize(codes[None], k[None])[0, :height, :width]
   return codes, tf.saturate_cast(tf.round(x_hat), tf.uint8).numpy()
