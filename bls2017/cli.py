@@ -34,9 +34,6 @@ def _add_system_parsers(subparsers):
   p.add_argument("--num_filters", type=int, default=None,
                  help="Filters per layer. Default: the paper's 192 for RGB, "
                  "128 for grayscale (the shipped models have 128).")
-  p.add_argument("--warm_start", default=None,
-                 help="Initialise from this model file (e.g. a neighbouring "
-                 "lambda) instead of at random.")
   p.add_argument("--strategy", choices=train_config.STRATEGIES,
                  default="one_device",
                  help="tf.distribute strategy: one_device (first GPU, else "

@@ -126,10 +126,11 @@ def train(config):
   side = config.patchsize // model_lib.STRIDE
   model = make_model(config, (len(crops), side, side,
                               config.latent_channels))
+  source = training.warm_start(model, config)
   training.compile_adam(model, config)
   dataset = crop_dataset(crops, config.batchsize, config.seed)
   schedule = ADMMSchedule(crops, config.admm_every_epochs, config.batchsize)
   return training.fit_and_save(
       model, config, dataset, system_callbacks=[schedule],
       make_tables=lambda m: codec.fitted_tables(
-          m, dataset.take(16).map(lambda indices, x: x)))
+          m, dataset.take(16).map(lambda indices, x: x)), source=source)

@@ -94,6 +94,57 @@ def test_warm_start_needs_same_filters():
     warm_start(BLS2017Model(0.01, 8, 3), BLS2017Model(0.01, 16, 3))
 
 
+# Each system's tiny architecture, and what its trainer says when the
+# warm start's filters (8) are not the model's (4).
+TINY = {
+    "bls2017": ([], "has 8 filters, this one 4"),
+    "cae_admm": (["--latent_channels", "4"], "num_filters=8 (here 4)"),
+    "content_weighted": (["--code_channels", "4", "--groups", "2",
+                          "--num_levels", "4"], "num_filters=8 (here 4)"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("system", sorted(TINY))
+def test_train_warm_starts_from_a_model_file(system, tmp_path, capsys,
+                                             rgb_model_path):
+  import importlib  # pylint: disable=import-outside-toplevel
+  from cli_helpers import run_main  # pylint: disable=import-outside-toplevel
+  cli = importlib.import_module(f"{system}.cli")
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
+  architecture, filters_error = TINY[system]
+
+  def train(name, *flags):
+    return run_main(
+        cli, system, "train", "--train_glob", pattern,
+        "--model_path", tmp_path / name, "--patchsize", "32",
+        "--batchsize", "2", "--epochs", "1", "--steps_per_epoch", "2",
+        "--seed", "0", "--verbose", "0", "--num_filters", "8",
+        *architecture, *flags)
+
+  assert train("a.npz") == 0
+  # At a zero learning rate the weights stay those the warm start gave.
+  assert train("b.npz", "--warm_start", tmp_path / "a.npz",
+               "--learning_rate", "0", "--seed", "1") == 0
+  a, b = (model_file.load(str(tmp_path / n)) for n in ("a.npz", "b.npz"))
+  for u, v in zip(a.model.coding_variables, b.model.coding_variables):
+    np.testing.assert_array_equal(u.numpy(), v.numpy())
+  assert b.metadata["warm_start"] == {
+      "model": "a.npz", "fingerprint": a.fingerprint.hex(), "steps": 2}
+  assert b.metadata["total_steps"] == 4
+  capsys.readouterr()
+  refusals = [("--num_filters", "4", filters_error)]
+  if system != "bls2017":
+    refusals.append(("--warm_start", rgb_model_path,
+                     "a bls2017 model file, not a"))
+  for flag, value, message in refusals:
+    assert train("c.npz", "--warm_start", tmp_path / "a.npz", flag,
+                 value) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "c.npz").exists()
+
+
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   """--strategy mirrored splits each batch over 2 logical CPU devices."""

@@ -80,6 +80,10 @@ def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
                 "horizontally and vertically.")
   p.add_argument("--checkpoint_every", type=int, default=500,
                  help="Steps between checkpoints.")
+  p.add_argument("--warm_start", default=None,
+                 help="Initialise from this model file of the same system "
+                 "and architecture (e.g. a neighbouring rate) instead of at "
+                 "random; the model file records its steps in its total.")
   p.add_argument("--seed", type=int, default=None,
                  help="Random seed for weights and patches.")
   p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,

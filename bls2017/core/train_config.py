@@ -5,8 +5,8 @@ flags and the trainers take. Plain Python, importable without TensorFlow
     TrainConfig            data, schedule, seed: every trainer
     +-- KerasTrainConfig   model file, checkpoints, tf.distribute strategy:
     |   |                  the Keras `train` command of every system
-    |   +-- BLS2017Config  lambda, filters, warm start (`bls2017 train`,
-    |                      in bls2017.paper.train)
+    |   +-- BLS2017Config  lambda, filters (`bls2017 train`, in
+    |                      bls2017.paper.train)
     +-- LadderConfig       the JAX ladder trainer (`bls2017.jax_twin.train`)
     (mnist_demo.training.Config, the tutorial's, shares only `from_flags`)
 
@@ -64,6 +64,7 @@ class KerasTrainConfig(TrainConfig):
   model_path: str = "model.npz"
   checkpoint_every: int = 500  # Steps between checkpoints.
   strategy: str = "one_device"  # One of STRATEGIES.
+  warm_start: Optional[str] = None  # A model file to start from.
 
   def __post_init__(self):
     self.train_dir = self.train_dir or self.model_path + ".train"

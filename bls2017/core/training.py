@@ -108,10 +108,37 @@ def train_fitting_tables(config, make_model, fitted_tables):
   if config.seed is not None:
     tf.keras.utils.set_random_seed(config.seed)
   model = make_model()
+  source = warm_start(model, config)
   compile_adam(model, config)
   dataset = build_dataset(config, config.seed)
   return fit_and_save(model, config, dataset, make_tables=lambda m: (
-      fitted_tables(m, dataset.take(16))))
+      fitted_tables(m, dataset.take(16))), source=source)
+
+
+def warm_start(model, config):
+  """Starts `model` from the model file config.warm_start, if any: each
+  coding variable takes the file's weight of the same shape. Returns the
+  loaded file (None without one) for `fit_and_save` to record.
+
+  Raises model_file.ModelFileError when the file holds another system's
+  model or weights of other shapes, naming the settings that differ.
+  (The paper's trainer has its own copy, which adapts channel counts.)
+  """
+  if not config.warm_start:
+    return None
+  source = model_file.load(config.warm_start, type(model))
+  targets, weights = model.coding_variables, source.model.coding_variables
+  if [v.shape for v in targets] != [w.shape for w in weights]:
+    ours, theirs = model.get_config(), source.model.get_config()
+    differ = ", ".join(f"{k}={theirs.get(k)} (here {ours.get(k)})"
+                       for k in sorted(set(ours) | set(theirs))
+                       if ours.get(k) != theirs.get(k))
+    raise model_file.ModelFileError(
+        f"--warm_start {config.warm_start}: its weights do not fit this "
+        f"model (it has {differ}).")
+  for target, weight in zip(targets, weights):
+    target.assign(weight)
+  return source
 
 
 def compile_adam(model, config):
@@ -120,13 +147,15 @@ def compile_adam(model, config):
 
 
 def fit_and_save(model, config, dataset, metadata=None, make_tables=None,
-                 earlier_steps=0, system_callbacks=()):
+                 source=None, system_callbacks=()):
   """Fits a compiled model with resumable checkpoints; writes its file.
 
   Shared by every system: checkpoints in config.train_dir resume a killed
   run, a NaN loss stops with the last good checkpoint kept, and the model
   file records config.command, the steps and the final training figures.
   make_tables(model): the system's range-coding tables (model_file.save).
+  source: the loaded model file the model was warm-started from; its name,
+    fingerprint and steps are recorded, and "total_steps" counts them.
   system_callbacks: a system's own, run after the checkpoint's restore.
   """
   train_dir = config.train_dir
@@ -158,8 +187,14 @@ def fit_and_save(model, config, dataset, metadata=None, make_tables=None,
       steps=steps, seconds_this_run=round(time.time() - start, 1),
       **{f"final_train_{k}": float(v[-1])
          for k, v in history.history.items() if v})
-  if earlier_steps:
-    metadata["total_steps"] = steps + earlier_steps
+  if source:
+    earlier = source.metadata.get("total_steps",
+                                  source.metadata.get("steps"))
+    metadata["warm_start"] = {
+        "model": os.path.basename(config.warm_start),
+        "fingerprint": source.fingerprint.hex(), "steps": earlier}
+    if earlier:
+      metadata["total_steps"] = steps + earlier
   model_file.save(model, config.model_path, metadata=metadata,
                   make_tables=make_tables)
   return model

@@ -7,7 +7,6 @@ loop (`bls2017.core.training`).
 """
 
 import dataclasses
-import os
 from typing import Optional
 
 import numpy as np
@@ -26,7 +25,6 @@ class BLS2017Config(KerasTrainConfig):
   """`bls2017 train`: one model of the paper at `lmbda`."""
   lmbda: float = 0.01
   num_filters: Optional[int] = None  # None: default_filters(channels).
-  warm_start: Optional[str] = None  # A model file to start from.
 
   def __post_init__(self):
     super().__post_init__()
@@ -77,11 +75,6 @@ def train(config):
     if source:
       warm_start(model, source.model)
     compile_adam(model, config)
-  metadata = {"replicas": strategy.num_replicas_in_sync}
-  if source:
-    earlier = source.metadata.get("total_steps", source.metadata.get("steps"))
-    metadata["warm_start"] = {
-        "model": os.path.basename(config.warm_start),
-        "fingerprint": source.fingerprint.hex(), "steps": earlier}
-  return fit_and_save(model, config, dataset, metadata,
-                      earlier_steps=earlier if source else 0)
+  return fit_and_save(model, config, dataset,
+                      {"replicas": strategy.num_replicas_in_sync},
+                      source=source)
