@@ -219,6 +219,55 @@ def test_readme_bd_table_is_the_committed_results():
   assert evaluation.bd_table("bls2017", results, README_ANCHORS) in readme
 
 
+# The README's comparison of the three systems: each results file's points
+# in rate order, and the setting that gave each.
+RELATED_SETTINGS = {
+    "bls2017": ("bls2017", [f"λ = {v}" for v in
+                            ("0.0003", "0.001", "0.003", "0.01", "0.03")]),
+    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
+    "content_weighted": ("content-weighted",
+                         [f"λ = {v}" for v in ("0.001", "0.003", "0.01")]),
+}
+
+
+def test_readme_related_table_is_the_committed_results():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  merged = evaluation.read_results(
+      [os.path.join(root, "docs", "related", f"{method}.json")
+       for method in RELATED_SETTINGS])
+  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  assert evaluation.curves_table(merged, RELATED_SETTINGS) in readme
+  # The decoding times the text gives.
+  def seconds(methods, digits):
+    times = [s["decoding_time"] for m in methods for s in merged[m][1]]
+    return f"{min(times):.{digits}f}–{max(times):.{digits}f} s"
+  assert f"in {seconds(['bls2017', 'cae_admm'], 3)}" in readme
+  assert f"({seconds(['content_weighted'], 2)})" in readme
+
+
+def test_curves_table_has_ssim_where_every_point_has_it(tmp_path):
+  curve = {"bpp": [0.25, 0.5], "psnr-rgb": [25.0, 28.0],
+           "ms-ssim-rgb": [0.9, 0.99], "encoding_time": [0.01, 0.02],
+           "decoding_time": [0.03, 0.04]}
+  paths = []
+  for name, extra in (("a", {}), ("b", {"ssim-rgb": [0.7, 0.8]})):
+    paths.append(tmp_path / f"{name}.json")
+    paths[-1].write_text(json.dumps(
+        {"name": name, "results": dict(curve, **extra)}))
+  merged = evaluation.read_results(paths)
+  labels = {"b": ("B", ["low", "high"])}
+  assert evaluation.curves_table(merged, labels).splitlines()[2:] == [
+      "| B | low | 0.250 | 25.00 | 0.7000 | 0.9000 (10.00) | 0.010 | 0.030 |",
+      "| B | high | 0.500 | 28.00 | 0.8000 | 0.9900 (20.00) | 0.020 | 0.040 |"]
+  # One point without SSIM: no SSIM column.
+  labels["a"] = ("A", ["low", "high"])
+  assert "SSIM |" not in evaluation.curves_table(merged, labels).replace(
+      "MS-SSIM", "")
+  with pytest.raises(ValueError, match="2 points, 1 setting labels"):
+    evaluation.curves_table(merged, {"a": ("A", ["one"])})
+
+
 def test_ssim_is_one_for_identical_images_and_falls_with_noise():
   x = synthetic_image(48, 64)
   rng = np.random.default_rng(0)

@@ -205,6 +205,35 @@ def rate_matched_table(model, per_image, matched):
   return "\n".join(lines)
 
 
+def curves_table(merged, labels):
+  """Markdown table of several systems' rate points, one row a point.
+
+  merged: `read_results` of their results files; labels: {method: (system
+  label, [one setting label a point, in the file's order])}. SSIM has a
+  column when every point has it (older results files lack it).
+  """
+  points = []
+  for method, (system, settings) in labels.items():
+    summaries = merged[method][1]
+    if len(settings) != len(summaries):
+      raise ValueError(f"{method}: {len(summaries)} points, "
+                       f"{len(settings)} setting labels.")
+    points.extend((system, setting, summary)
+                  for setting, summary in zip(settings, summaries))
+  with_ssim = all("ssim" in summary for _, _, summary in points)
+  lines = ["| system | setting | bpp | PSNR (dB) | " +
+           ("SSIM | " if with_ssim else "") +
+           "MS-SSIM (dB) | encode s | decode s |",
+           "|---|---|---|---|---|---|---|" + ("---|" if with_ssim else "")]
+  for system, setting, s in points:
+    ssim = f"{s['ssim']:.4f} | " if with_ssim else ""
+    lines.append(
+        f"| {system} | {setting} | {s['bpp']:.3f} | {s['psnr']:.2f} | "
+        f"{ssim}{s['ms_ssim']:.4f} ({s['ms_ssim_db']:.2f}) | "
+        f"{s['encoding_time']:.3f} | {s['decoding_time']:.3f} |")
+  return "\n".join(lines)
+
+
 def _record(path, x, x_hat, num_bytes):
   quality = metrics.quality(x, x_hat)
   return {"image": os.path.basename(path), "height": x.shape[0],
