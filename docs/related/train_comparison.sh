@@ -20,7 +20,10 @@
 # so every model has 20,000 to 28,000 steps behind it; each model file
 # records its own steps, its source's and the total. A finished model
 # (its .npz exists) is skipped; an unfinished one resumes from its last
-# checkpoint (every 500 steps).
+# checkpoint (every 500 steps). Then, on the validation images:
+#
+#   bls2017 evaluate VALID_DIR --model OUT_DIR/bls-l0.001.npz --model ...
+#     --codecs jpeg --anchor bls2017 --output_dir docs/related/20k
 set -euo pipefail
 if [ $# -lt 2 ]; then
   sed -n '5,9p' "$0" | cut -c3- >&2
