@@ -154,6 +154,21 @@ def test_bd_figures_carry_their_curve_overlap():
   assert evaluation.bd_metrics(anchor, anchor)["bd_rate_psnr_overlap"] == 1
 
 
+def test_bd_methods_table_rows_each_method_against_the_anchor():
+  anchor = _curve([0.25, 0.5, 1.0, 2.0], [28.0, 31.0, 34.0, 37.0])
+  bd = {"anchor": "a",
+        "cheaper": evaluation.bd_metrics(anchor, _curve(
+            [0.8 * s["bpp"] for s in anchor], [28.0, 31.0, 34.0, 37.0])),
+        "shifted": evaluation.bd_metrics(anchor, _curve(
+            [0.5, 1.0, 2.0, 4.0], [31.0, 34.0, 37.0, 40.0]))}
+  lines = evaluation.bd_methods_table(
+      bd, {"shifted": "S", "cheaper": "C"}).splitlines()
+  assert lines[0].startswith("| against a | BD-rate, PSNR |")
+  # Rows in the order asked for; each figure with its curve overlap.
+  assert lines[2].startswith("| S | ") and "(50 %)" in lines[2]
+  assert lines[3].startswith("| C | \u221220.0 % (100 %) | ")
+
+
 def test_ms_ssim_db():
   assert metrics.ms_ssim_db(0.9) == 10.0
   assert np.isnan(metrics.ms_ssim_db(float("nan")))

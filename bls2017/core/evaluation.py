@@ -160,27 +160,42 @@ def bd_metrics(anchor, test):
   return result
 
 
+_BD_HEADER = ["BD-rate, PSNR | BD-PSNR | BD-rate, MS-SSIM (dB) | BD-MS-SSIM |",
+              "|---|---|---|---|"]
+
+
+def _bd_cells(figures):
+  """A table row's four BD figures, each with its curve overlap."""
+  def cell(key, unit):
+    value = figures[key]
+    sign = "+" if value >= 0 else "\u2212"
+    digits = 1 if unit == "%" else 2
+    return (f"{sign}{abs(value):.{digits}f} {unit} "
+            f"({100 * figures[key + '_overlap']:.0f} %)")
+  return (f"{cell('bd_rate_psnr', '%')} | {cell('bd_psnr', 'dB')} | "
+          f"{cell('bd_rate_ms_ssim_db', '%')} | "
+          f"{cell('bd_ms_ssim_db', 'dB')} |")
+
+
 def bd_table(method, results, names):
   """Markdown table of `method`'s BD figures against several anchors.
 
   results: {anchor: the bd.json `run`/`merge_results` wrote against it};
   names: {anchor: label}. Each figure carries its curve overlap.
   """
-  def cell(figures, key, unit):
-    value = figures[key]
-    sign = "+" if value >= 0 else "\u2212"
-    digits = 1 if unit == "%" else 2
-    return (f"{sign}{abs(value):.{digits}f} {unit} "
-            f"({100 * figures[key + '_overlap']:.0f} %)")
-  lines = ["| anchor | BD-rate, PSNR | BD-PSNR | BD-rate, MS-SSIM (dB) | "
-           "BD-MS-SSIM |", "|---|---|---|---|---|"]
+  lines = ["| anchor | " + _BD_HEADER[0], "|---" + _BD_HEADER[1]]
   for anchor, label in names.items():
-    figures = results[anchor][method]
-    lines.append(
-        f"| {label} | {cell(figures, 'bd_rate_psnr', '%')} | "
-        f"{cell(figures, 'bd_psnr', 'dB')} | "
-        f"{cell(figures, 'bd_rate_ms_ssim_db', '%')} | "
-        f"{cell(figures, 'bd_ms_ssim_db', 'dB')} |")
+    lines.append(f"| {label} | {_bd_cells(results[anchor][method])}")
+  return "\n".join(lines)
+
+
+def bd_methods_table(bd, names):
+  """Markdown table of several methods' BD figures against the one anchor
+  of `bd` (a bd.json); names: {method: label}, in row order."""
+  lines = [f"| against {bd['anchor']} | " + _BD_HEADER[0],
+           "|---" + _BD_HEADER[1]]
+  for method, label in names.items():
+    lines.append(f"| {label} | {_bd_cells(bd[method])}")
   return "\n".join(lines)
 
 
