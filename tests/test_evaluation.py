@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017.core import baselines, codec, evaluation, metrics
+from bls2017.core import baselines, codec, evaluation, metrics, model_file
+from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 from cli_helpers import run_cli
 
@@ -68,6 +69,11 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
   assert np.isnan(float(rows[0]["ms_ssim"]))
   assert 0 < float(rows[1]["ms_ssim"]) <= 1
   assert all(0 < float(r["ssim"]) < 1 for r in rows)
+  # The training behind each model, from its file.
+  (training,) = json.loads((out / "training.json").read_text())["models"]
+  assert training["model"] == rgb_model_path
+  assert training["method"] == "bls2017"
+  assert training["fingerprint"] == codec.load(rgb_model_path).fingerprint.hex()
 
 
 def test_match_size_stays_at_or_under_target():
@@ -167,6 +173,24 @@ def test_bd_methods_table_rows_each_method_against_the_anchor():
   # Rows in the order asked for; each figure with its curve overlap.
   assert lines[2].startswith("| S | ") and "(50 %)" in lines[2]
   assert lines[3].startswith("| C | \u221220.0 % (100 %) | ")
+
+
+def test_training_record_keeps_steps_and_figures_not_the_command(tmp_path):
+  path = str(tmp_path / "m.npz")
+  metadata = {"command": "bls2017 train --train_glob=/data/**/*.png",
+              "steps": 4000, "total_steps": 24000, "seconds_this_run": 61.5,
+              "warm_start": {"model": "parent.npz", "steps": 20000},
+              "final_train_loss": 1.25, "replicas": 1}
+  model_file.save(BLS2017Model(lmbda=0.01, num_filters=8), path,
+                  metadata=metadata)
+  loaded = codec.load(path)
+  record = evaluation.training_record("m.npz", loaded)
+  assert record == {"model": "m.npz", "method": "bls2017",
+                    "fingerprint": loaded.fingerprint.hex(),
+                    "steps": 4000, "total_steps": 24000,
+                    "seconds_this_run": 61.5,
+                    "warm_start": {"model": "parent.npz", "steps": 20000},
+                    "final_train_loss": 1.25}
 
 
 def test_ms_ssim_db():

@@ -140,8 +140,9 @@ def add_codec_parsers(subparsers, shipped=True):
       " codecs over their quality settings, finds each one's largest file "
       "not above the model's per image, and computes BD-rates. Writes "
       "OUTPUT_DIR/METHOD.json (CompressAI layout), per_image.csv, "
-      "rate_matched.csv, bd.json, RD plots and timings.json (wall seconds "
-      "of each phase).")
+      "rate_matched.csv, bd.json, RD plots, training.json (each model's "
+      "training steps, warm start and seconds, from its file) and "
+      "timings.json (wall seconds of each phase).")
   p.add_argument("images", help="Directory or glob of PNG/JPEG images.")
   p.add_argument("--model", "--model_path", dest="models", action="append",
                  help="Model file or shipped model name; repeat for several."

@@ -318,6 +318,10 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
     write_json(os.path.join(output_dir, f"{method}.json"),
                compressai_json(method, description, curves[method]))
 
+  if codecs:
+    write_json(os.path.join(output_dir, "training.json"),
+               {"models": [training_record(name, codec)
+                           for name, codec in zip(names, codecs)]})
   for name, codec in zip(names, codecs):
     with clock.phase(f"model {name}"):
       records = evaluate_codec(codec, paths, progress, label=name)
@@ -356,6 +360,22 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
       visual_figure(codecs[0], paths[0], baseline_codecs,
                     os.path.join(output_dir, "visual.png"))
   return curves, bd
+
+
+# What a results file says of how each model was trained (model files
+# record more, e.g. the command, whose paths are the training machine's).
+TRAINING_FIELDS = ("steps", "total_steps", "warm_start", "seconds_this_run")
+
+
+def training_record(name, codec):
+  """{model, method, fingerprint, and its file's TRAINING_FIELDS and final
+  training figures}: the training behind one evaluated model."""
+  metadata = codec.loaded.metadata
+  record = {"model": name, "method": codec.method,
+            "fingerprint": codec.fingerprint.hex()}
+  record.update((key, value) for key, value in metadata.items()
+                if key in TRAINING_FIELDS or key.startswith("final_train_"))
+  return record
 
 
 class PhaseClock:
