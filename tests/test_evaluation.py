@@ -193,6 +193,16 @@ def test_training_record_keeps_steps_and_figures_not_the_command(tmp_path):
                     "final_train_loss": 1.25}
 
 
+def test_training_table_counts_each_model_from_random_weights():
+  records = [{"model": "p.npz", "steps": 20000, "seconds_this_run": 5400.0},
+             {"model": "c.npz", "steps": 4000, "total_steps": 24000,
+              "seconds_this_run": 900.0,
+              "warm_start": {"model": "p.npz", "steps": 20000}}]
+  assert evaluation.training_table(records).splitlines()[2:] == [
+      "| p.npz | random weights | 20,000 | 20,000 | 1.50 |",
+      "| c.npz | p.npz | 4,000 | 24,000 | 0.25 |"]
+
+
 def test_ms_ssim_db():
   assert metrics.ms_ssim_db(0.9) == 10.0
   assert np.isnan(metrics.ms_ssim_db(float("nan")))

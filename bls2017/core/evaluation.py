@@ -378,6 +378,19 @@ def training_record(name, codec):
   return record
 
 
+def training_table(records):
+  """Markdown table of training.json's records: each model's own steps,
+  the model it was warm-started from, its total steps and hours."""
+  lines = ["| model | warm start from | steps | total steps | hours |",
+           "|---|---|---|---|---|"]
+  for r in records:
+    source = r.get("warm_start", {}).get("model", "random weights")
+    hours = r["seconds_this_run"] / 3600
+    lines.append(f"| {r['model']} | {source} | {r['steps']:,} | "
+                 f"{r.get('total_steps', r['steps']):,} | {hours:.2f} |")
+  return "\n".join(lines)
+
+
 class PhaseClock:
   """Wall seconds of each phase of a run (a phase entered again adds to its
   time), rewritten to a JSON file as each phase ends:
