@@ -417,3 +417,31 @@ def test_ablation_table_gives_means_then_differences_with_intervals():
   assert table.splitlines()[2:] == [
       "| A | 1.500 | 31.00 |",
       "| B | -0.500 [-0.500, -0.500] | -1.50 [-7.85, +4.85] |"]  # t(1) 12.71
+
+
+# The 20,000-step comparison (docs/related/train_comparison.sh): each
+# system's points in the order they were evaluated, and their settings.
+RELATED_20K_SETTINGS = {
+    "bls2017": ("bls2017", [f"λ = {v}" for v in
+                            ("0.001", "0.003", "0.01", "0.03")]),
+    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
+}
+
+
+def test_readme_20k_comparison_is_the_committed_results():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  out = os.path.join(root, "docs", "related", "20k")
+  merged = evaluation.read_results(
+      [os.path.join(out, f"{method}.json") for method in RELATED_20K_SETTINGS])
+  with open(os.path.join(out, "bd.json")) as f:
+    bd = json.load(f)
+  with open(os.path.join(out, "training.json")) as f:
+    records = json.load(f)["models"]
+  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  assert evaluation.curves_table(merged, RELATED_20K_SETTINGS) in readme
+  assert evaluation.bd_methods_table(
+      bd, {"cae_admm": "CAE-ADMM", "jpeg": "JPEG (4:2:0)"}) in readme
+  assert evaluation.training_table(records) in readme
+  # Every model has at least 20,000 steps behind it.
+  assert all(r.get("total_steps", r["steps"]) >= 20000 for r in records)
