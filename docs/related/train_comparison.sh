@@ -60,8 +60,8 @@ cae() { train "cae-f$1" "$2" cae_admm --keep_fraction="$1"; }
 cw() {
   train "cw-l$1" "$2" content_weighted --lambda="$1" --map_model=context
 }
-# The systems' chains in order of cost (a content-weighted step costs about
-# four bls2017 steps), so that the cheaper curves are complete first.
+# The systems' chains in order of their cost per step (content-weighted's
+# is the highest), so that the cheaper curves are complete first.
 chains=(
   "bls 0.003 -"
   "cae 0.1 -"
