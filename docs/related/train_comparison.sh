@@ -2,11 +2,12 @@
 # The 20,000-step comparison of the three systems on equal terms: the
 # commands that train its models, and that re-run resume them.
 #
-#   docs/related/train_comparison.sh TRAIN_DIR OUT_DIR [JOBS]
+#   docs/related/train_comparison.sh TRAIN_DIR OUT_DIR [JOBS [SYSTEMS]]
 #
 # TRAIN_DIR: the training photographs (PNG, searched recursively);
 # OUT_DIR: model files, checkpoints and logs (outside the checkout);
-# JOBS: trainings run side by side, one CPU thread each (default 2).
+# JOBS: trainings run side by side, one CPU thread each (default 2);
+# SYSTEMS: which chains to run, of "bls cae cw" (default all three).
 #
 # Every model: batch 8 of 128x128 patches, flips, Adam with cosine decay
 # from 5e-4, seed 0, 64 filters. Each system has one parent at a middle
@@ -15,24 +16,32 @@
 #
 #   bls2017 lambda    0.003 (parent) -> 0.001, 0.01 -> 0.03
 #   CAE-ADMM keep     0.1   (parent) -> 0.05,  0.2  -> 0.35
-#   content-weighted  0.003 (parent) -> 0.001, 0.01 -> 0.03
+#   content-weighted  0.003 (parent) -> 0.001, 0.01, 0.03
 #
-# so every model has 20,000 to 28,000 steps behind it; each model file
+# (content-weighted's children all start from its parent, so that all
+# three train side by side: its steps cost the most), so every model has
+# 20,000 to 28,000 steps behind it; each model file
 # records its own steps, its source's and the total. A finished model
 # (its .npz exists) is skipped; an unfinished one resumes from its last
 # checkpoint (every 500 steps). Then, on the validation images:
 #
 #   bls2017 evaluate VALID_DIR --model OUT_DIR/bls-l0.001.npz --model ...
 #     --codecs jpeg --anchor bls2017 --output_dir docs/related/20k
+#
+# (the content-weighted models were evaluated on their own, with
+# --codecs '' --output_dir docs/related/20k/content_weighted, and their
+# curve merged with the others' by `bls2017 plot ... --anchor bls2017
+# --output_dir docs/related/20k`).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-  sed -n '5,9p' "$0" | cut -c3- >&2
+  sed -n '5,10p' "$0" | cut -c3- >&2
   exit 1
 fi
 train_dir=$(cd "$1" && pwd)
 mkdir -p "$2"
 cd "$2"
 jobs=${3:-2}
+systems=" ${4:-bls cae cw} "
 export TF_CPP_MIN_LOG_LEVEL=2 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 common=(--train_glob="$train_dir/**/*.png" --patchsize=128 --batchsize=8
         --steps_per_epoch=1000 --learning_rate=5e-4 --lr_schedule=cosine
@@ -71,7 +80,8 @@ chains=(
   "cae 0.2 cae-f0.1; cae 0.35 cae-f0.2"
   "cw 0.003 -"
   "cw 0.001 cw-l0.003"
-  "cw 0.01 cw-l0.003; cw 0.03 cw-l0.01"
+  "cw 0.01 cw-l0.003"
+  "cw 0.03 cw-l0.003"
 )
 # A chain whose source is not there yet waits for it.
 run_chain() {
@@ -84,6 +94,7 @@ run_chain() {
   done
 }
 for chain in "${chains[@]}"; do
+  [[ "$systems" == *" ${chain%% *} "* ]] || continue
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   run_chain "$chain" &
 done
