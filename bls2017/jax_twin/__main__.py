@@ -16,7 +16,16 @@ import sys
 from absl import app, flags, logging
 
 from bls2017.core import images, patches, stored_weights, user_errors
-from bls2017.jax_twin import params_io, train
+
+# The trainer's extra dependencies, which the base install leaves out.
+ACCEL_MODULES = ("jax", "jaxlib", "optax")
+try:
+  from bls2017.jax_twin import params_io, train
+except ModuleNotFoundError as missing:
+  if missing.name.split(".")[0] not in ACCEL_MODULES:
+    raise
+  user_errors.exit_with("bls2017.jax_twin", f"needs {missing.name}, which "
+                        "is not installed: pip install '.[accel]'")
 
 _FLAGS = flags.FLAGS
 flags.DEFINE_string("train_glob", None, "Glob of training images (PNG/JPEG;"
