@@ -6,8 +6,11 @@
 #
 # TRAIN_DIR: the training photographs (PNG, searched recursively);
 # OUT_DIR: model files, checkpoints and logs (outside the checkout);
-# JOBS: trainings run side by side, one CPU thread each (default 2);
+# JOBS: trainings run side by side (default 2);
 # SYSTEMS: which chains to run, of "bls cae cw" (default all three).
+# TF_NUM_INTRAOP_THREADS, if set, gives each training that many threads
+# (default 1): they change its speed and the rounding of its float sums,
+# not its recipe.
 #
 # Every model: batch 8 of 128x128 patches, flips, Adam with cosine decay
 # from 5e-4, seed 0, 64 filters. Each system has one parent at a middle
@@ -34,7 +37,7 @@
 # --output_dir docs/related/20k`).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-  sed -n '5,10p' "$0" | cut -c3- >&2
+  sed -n '5,13p' "$0" | cut -c3- >&2
   exit 1
 fi
 train_dir=$(cd "$1" && pwd)
@@ -42,7 +45,8 @@ mkdir -p "$2"
 cd "$2"
 jobs=${3:-2}
 systems=" ${4:-bls cae cw} "
-export TF_CPP_MIN_LOG_LEVEL=2 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+export TF_CPP_MIN_LOG_LEVEL=2 TF_NUM_INTEROP_THREADS=1
+export TF_NUM_INTRAOP_THREADS=${TF_NUM_INTRAOP_THREADS:-1}
 common=(--train_glob="$train_dir/**/*.png" --patchsize=128 --batchsize=8
         --steps_per_epoch=1000 --learning_rate=5e-4 --lr_schedule=cosine
         --flips --seed=0 --verbose=2 --checkpoint_every=500)
