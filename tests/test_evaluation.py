@@ -420,11 +420,16 @@ def test_ablation_table_gives_means_then_differences_with_intervals():
 
 
 # The 20,000-step comparison (docs/related/train_comparison.sh): each
-# system's points in the order they were evaluated, and their settings.
+# system's points in rate order, and their settings. The content-weighted
+# models were evaluated on their own (docs/related/20k/content_weighted/)
+# and merged into the others' curves and BD figures by `bls2017 plot`.
 RELATED_20K_SETTINGS = {
     "bls2017": ("bls2017", [f"λ = {v}" for v in
                             ("0.001", "0.003", "0.01", "0.03")]),
     "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
+    "content_weighted": ("content-weighted",
+                         [f"λ = {v}" for v in
+                          ("0.001", "0.003", "0.01", "0.03")]),
 }
 
 
@@ -435,13 +440,22 @@ def test_readme_20k_comparison_is_the_committed_results():
       [os.path.join(out, f"{method}.json") for method in RELATED_20K_SETTINGS])
   with open(os.path.join(out, "bd.json")) as f:
     bd = json.load(f)
-  with open(os.path.join(out, "training.json")) as f:
-    records = json.load(f)["models"]
+  records = []
+  for folder in (out, os.path.join(out, "content_weighted")):
+    with open(os.path.join(folder, "training.json")) as f:
+      records += json.load(f)["models"]
   with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
     readme = f.read()
   assert evaluation.curves_table(merged, RELATED_20K_SETTINGS) in readme
   assert evaluation.bd_methods_table(
-      bd, {"cae_admm": "CAE-ADMM", "jpeg": "JPEG (4:2:0)"}) in readme
+      bd, {"cae_admm": "CAE-ADMM", "content_weighted": "content-weighted",
+           "jpeg": "JPEG (4:2:0)"}) in readme
   assert evaluation.training_table(records) in readme
-  # Every model has at least 20,000 steps behind it.
+  # Every system of the comparison, every model with at least 20,000
+  # steps behind it, the content-weighted curve the one its folder holds.
+  assert {r["method"] for r in records} == set(RELATED_20K_SETTINGS)
   assert all(r.get("total_steps", r["steps"]) >= 20000 for r in records)
+  assert merged["content_weighted"][1] == sorted(
+      evaluation.read_results([os.path.join(
+          out, "content_weighted", "content_weighted.json")])[
+              "content_weighted"][1], key=lambda s: s["bpp"])
