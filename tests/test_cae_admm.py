@@ -438,6 +438,41 @@ def test_readme_admm_ablation_table_is_the_committed_result():
           " ".join(readme.split()))
 
 
+def test_readme_pruning_ablation_is_the_committed_result():
+  from cae_admm import ablation  # pylint: disable=import-outside-toplevel
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  import os  # pylint: disable=import-outside-toplevel
+  related = os.path.join(ROOT, "docs", "related")
+  with open(os.path.join(related, "cae_admm_ablation.json")) as f:
+    results = json.load(f)
+  with open(os.path.join(related, "cae_admm_modes_ablation.json")) as f:
+    first_run = json.load(f)["cae-admm-full.npz"]
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+  pruned, unpruned = results["cae-f0.1.npz"], results["cae-nopruning.npz"]
+  labels = {"cae-f0.1.npz": "keep 10 %, ADMM and pruning (the defaults)",
+            "cae-nopruning.npz": "the same, trained and coded without "
+                                 "pruning (`--nopruning`)"}
+  assert ablation.table(results, labels) in readme
+  # The two models differ only in pruning, and pruning makes the latents
+  # sparser and the files smaller.
+  assert (pruned["pruning"], unpruned["pruning"]) == (True, False)
+  assert pruned["steps"] == unpruned["steps"] == first_run["steps"]
+  assert unpruned["vs_first"]["zero_fraction"]["ci95"][1] < 0
+  assert unpruned["vs_first"]["bpp"]["ci95"][0] > 0
+  # The reading quotes both files, the rerun beside the first run.
+  text = " ".join(readme.split())
+  for quoted in (f"{100 * unpruned['zero_fraction']:.1f} % of the latents",
+                 f"{unpruned['bpp']:.3f} bpp instead of {pruned['bpp']:.3f}, "
+                 f"for {unpruned['vs_first']['psnr']['mean']:.2f} dB more",
+                 f"{pruned['bpp']:.3f} bpp and {pruned['psnr']:.2f} dB where "
+                 f"that run gave {first_run['bpp']:.3f} bpp and "
+                 f"{first_run['psnr']:.2f} dB",
+                 f"{pruned['training_seconds']:.0f} s and "
+                 f"{unpruned['training_seconds']:.0f} s"):
+    assert quoted in text
+
+
 def test_distortion_blends_mse_ms_ssim_and_ssim():
   x = tf.constant(np.stack([synthetic_image(96, 96)] * 2), tf.float32)
   x_hat = tf.clip_by_value(x + tf.random.stateless_normal(x.shape, [0, 1]) *
