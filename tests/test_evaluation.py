@@ -76,6 +76,18 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
   assert training["fingerprint"] == codec.load(rgb_model_path).fingerprint.hex()
 
 
+@pytest.mark.slow
+def test_evaluate_without_the_anchor_writes_no_bd_file(rgb_model_path,
+                                                       tmp_path):
+  Image.fromarray(synthetic_image(40, 56)).save(tmp_path / "0.png")
+  out = tmp_path / "results"
+  # No classical codec, so the default anchor (JPEG) has no curve.
+  assert run_cli("evaluate", tmp_path, "--model", rgb_model_path,
+                 "--output_dir", out, "--codecs", "") == 0
+  assert (out / "bls2017.json").exists()
+  assert not (out / "bd.json").exists()
+
+
 def test_match_size_stays_at_or_under_target():
   x = synthetic_image(96, 128)
   for name in baselines.CODECS:
@@ -455,6 +467,32 @@ def test_readme_20k_comparison_is_the_committed_results():
   # steps behind it, the content-weighted curve the one its folder holds.
   assert {r["method"] for r in records} == set(RELATED_20K_SETTINGS)
   assert all(r.get("total_steps", r["steps"]) >= 20000 for r in records)
+  steps = [r.get("total_steps", r["steps"]) for r in records]
+  assert f"the longer one {min(steps):,}–{max(steps):,})" in readme
+  # The reading quotes the files: content-weighted's BD figures with their
+  # overlaps, its best point against bls2017's at λ = 0.003, its seconds.
+  text = " ".join(readme.split())
+  cw = bd["content_weighted"]
+  top = merged["content_weighted"][1][-1]
+  bls = merged["bls2017"][1][1]
+  seconds = {key: [s[key] for s in merged["content_weighted"][1]]
+             for key in ("encoding_time", "decoding_time")}
+  for quoted in (
+      f"\u2212{-cw['bd_psnr']:.2f} dB against bls2017 at equal rate over "
+      f"{100 * cw['bd_psnr_overlap']:.0f} %",
+      f"+{cw['bd_rate_psnr']:.1f} % rate at equal PSNR over the "
+      f"{100 * cw['bd_rate_psnr_overlap']:.0f} %",
+      f"({top['psnr']:.2f} dB at {top['bpp']:.3f} bpp) is under bls2017's "
+      f"at {bls['bpp']:.3f} bpp ({bls['psnr']:.2f} dB)",
+      f"{min(seconds['encoding_time']):.2f}–"
+      f"{max(seconds['encoding_time']):.2f} s to encode and "
+      f"{min(seconds['decoding_time']):.2f}–"
+      f"{max(seconds['decoding_time']):.2f} s to decode"):
+    assert quoted in text, quoted
+  others = [s[key] for method in ("bls2017", "cae_admm")
+            for s in merged[method][1]
+            for key in ("encoding_time", "decoding_time")]
+  assert f"take {min(others):.3f}–{max(others):.3f} s." in text
   assert merged["content_weighted"][1] == sorted(
       evaluation.read_results([os.path.join(
           out, "content_weighted", "content_weighted.json")])[

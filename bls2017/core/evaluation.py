@@ -430,10 +430,12 @@ def _rate_match(name, codec, baseline, paths, records, measured, read,
 
 
 def _write_bd(curves, anchor, output_dir):
-  """{method: BD figures against `anchor`}, also written to bd.json."""
+  """{method: BD figures against `anchor`}, also written to bd.json; with
+  no curve of `anchor` there is nothing to compare, so no file."""
+  if anchor not in curves:
+    return {}
   bd = {method: bd_metrics(curves[anchor], summaries)
-        for method, summaries in curves.items()
-        if anchor in curves and method != anchor}
+        for method, summaries in curves.items() if method != anchor}
   write_json(os.path.join(output_dir, "bd.json"), {"anchor": anchor, **bd})
   return bd
 
