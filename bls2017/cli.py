@@ -34,6 +34,12 @@ def _add_system_parsers(subparsers):
   p.add_argument("--num_filters", type=int, default=None,
                  help="Filters per layer. Default: the paper's 192 for RGB, "
                  "128 for grayscale (the shipped models have 128).")
+  p.add_argument("--gdn", choices=train_config.GDN_FORMS,
+                 default="simplified",
+                 help="GDN's form: paper, u / sqrt(beta + sum gamma u^2) "
+                 "(the paper's, section 2); simplified, u / (beta + sum "
+                 "gamma |u|) (the shipped models'). Stored in the model "
+                 "file.")
   p.add_argument("--strategy", choices=train_config.STRATEGIES,
                  default="one_device",
                  help="tf.distribute strategy: one_device (first GPU, else "

@@ -1,16 +1,19 @@
 """What bounds training speed: input pipeline, transforms, GDN, prior, XLA.
 
     python -m bls2017.training_benchmark --train_glob='photos/**/*.png' \
-        [--patchsize 128] [--batchsize 8] [--repeats 20] [--output F.json]
+        [--patchsize 128] [--batchsize 8] [--num_filters 128] \
+        [--gdn simplified] [--repeats 20] [--output F.json]
 
 Measures, as the median seconds of --repeats runs after a warm-up:
   * input only: batches from the plain pipeline (each step reads and decodes
     PNGs, then crops) and from the one the trainer uses (images decoded once,
     cropped from memory, prefetched);
   * a whole training step fed by each pipeline (as Keras fit would run it);
-  * on one fixed batch: the training step, its parts (the two transforms
-    with their GDNs, the GDN/IGDN layers alone, the prior's rate) and the
-    step compiled with XLA.
+  * on one fixed batch: the training step with the kernels made by tfc's
+    irfft2d (the trainer before `layers.rdft_kernel`) and by one matrix
+    product (the trainers now), the six kernels alone made each way, the
+    step's parts (the two transforms with their GDNs, the GDN/IGDN layers
+    alone, the prior's rate) and the step compiled with XLA.
 """
 
 import glob as glob_lib
@@ -19,14 +22,15 @@ import time
 
 from absl.flags import argparse_flags
 
-from bls2017.core import commands, images, lazy
-from bls2017.core.timing import add_timing_flags
+from bls2017.core import commands, images, lazy, train_config
+from bls2017.core.timing import add_timing_flags, machine
 from bls2017.core.timing import median_seconds as _median_seconds
 
 # Loaded at first use: --help and usage errors answer before TensorFlow.
 tf = lazy.module("tensorflow")
 data = lazy.module("bls2017.core.data")
 paper_model = lazy.module("bls2017.paper.model")
+layers = lazy.module("bls2017.core.layers")
 
 
 def plain_pipeline(pattern, patchsize, batchsize):
@@ -99,11 +103,36 @@ def _gdn_input_shapes(model, x):
   return shapes
 
 
+def kernel_rows(model, repeats):
+  """Seconds to make the transforms' six kernels (forward and backward),
+  by irfft2d and by matrix product."""
+  convs = [layer for layer in model.g_a.layers + model.g_s.layers
+           if isinstance(layer, layers.SignalConv2D)]
+  variables = [v for c in convs for v in c.kernel_parameter.variables]
+  rows = []
+  for what, by_matmul in (("irfft2d", False), ("matrix product", True)):
+    layers.set_kernel_by_matmul(model, by_matmul)
+
+    def kernels():
+      return tf.add_n([tf.reduce_sum(tf.square(c.kernel)) for c in convs])
+    rows.append({"what": f"the six kernels by {what} (fwd+bwd)",
+                 "seconds": _gradient_seconds(lambda _: kernels(), variables,
+                                              [tf.constant(0.)], repeats)})
+  return rows
+
+
 def step_rows(model, batch, plain, cached, repeats):
-  """Training step seconds: fixed batch, fed by each pipeline, and XLA."""
+  """Training step seconds: fixed batch (kernels by irfft2d, as before
+  `layers.rdft_kernel`, and by matrix product), fed by each pipeline, and
+  XLA."""
+  layers.set_kernel_by_matmul(model, False)
   step = tf.function(model.train_step)
-  rows = [{"what": "train step, fixed batch",
+  rows = [{"what": "train step, fixed batch, kernels by irfft2d",
            "seconds": _median_seconds(lambda: step(batch), repeats)}]
+  layers.set_kernel_by_matmul(model, True)
+  step = tf.function(model.train_step)
+  rows.append({"what": "train step, fixed batch, kernels by matrix product",
+               "seconds": _median_seconds(lambda: step(batch), repeats)})
   for what, iterator in (("plain", plain), ("decoded once", cached)):
     rows.append({"what": f"train step fed by {what} input",
                  "seconds": _median_seconds(lambda: step(next(iterator)),
@@ -128,6 +157,8 @@ def parse_args(argv):
                       help="Patches a step.")
   parser.add_argument("--num_filters", type=int, default=128,
                       help="Filters per layer of the timed model.")
+  parser.add_argument("--gdn", choices=train_config.GDN_FORMS,
+                      default="simplified", help="GDN's form.")
   add_timing_flags(parser, repeats=20, output="training_benchmark.json")
   return parser.parse_args(argv[1:])
 
@@ -145,10 +176,12 @@ def main(args):
            {"what": "input only: decoded once, prefetched",
             "seconds": _median_seconds(lambda: next(cached), args.repeats)}]
   tf.keras.utils.set_random_seed(0)
-  model = paper_model.BLS2017Model(num_filters=args.num_filters)
+  model = paper_model.BLS2017Model(num_filters=args.num_filters,
+                                   gdn=args.gdn)
   model.compile(optimizer=tf.keras.optimizers.Adam(1e-4))
   batch = next(cached)
   rows += step_rows(model, batch, plain, cached, args.repeats)
+  rows += kernel_rows(model, args.repeats)
   rows += component_rows(model, batch, args.repeats)
   for row in rows:
     if "seconds" in row:
@@ -159,7 +192,8 @@ def main(args):
   with images.atomic_output(args.output) as f:
     # Where the figures were written is not a figure (and names a machine).
     config = {k: v for k, v in vars(args).items() if k != "output"}
-    f.write(json.dumps({"config": config, "rows": rows},
+    f.write(json.dumps({"config": config, "machine": machine(),
+                        "rows": rows},
                        indent=2).encode())
   print(f"Wrote {args.output}")
 

@@ -48,6 +48,10 @@ def test_training_benchmark_times_every_part(tmp_path):
   assert result["config"]["repeats"] == 1 and "output" not in result["config"]
   timed = [row for row in result["rows"] if "seconds" in row]
   assert len(timed) >= 5 and all(row["seconds"] > 0 for row in timed)
+  steps = [row["what"] for row in timed if row["what"].startswith(
+      "train step, fixed batch, kernels by")]
+  assert len(steps) == 2  # Side by side: irfft2d and matrix product.
+  assert result["machine"]["cores"] >= 1 and result["machine"]["tensorflow"]
 
 
 @pytest.mark.slow

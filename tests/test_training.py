@@ -44,10 +44,11 @@ def test_train_writes_model_and_resumes(tmp_path, capsys):
   flags = ["train", "--train_glob", pattern, "--model_path", model_path,
            "--num_filters", "8", "--patchsize", "32", "--batchsize", "2",
            "--steps_per_epoch", "3", "--checkpoint_every", "3", "--seed", "0",
-           "--verbose", "0"]
+           "--verbose", "0", "--gdn", "paper"]
   assert run_cli(*flags, "--epochs", "1") == 0
   first = model_file.load(str(model_path))
   assert first.metadata["steps"] == 3
+  assert first.model.gdn == "paper"
   assert np.isfinite(first.metadata["final_train_bpp"])
   # Re-running with more epochs resumes from the checkpoint: 2 more epochs.
   assert run_cli(*flags, "--epochs", "3") == 0

@@ -1,7 +1,11 @@
-"""The benchmarks' one timer and the flags that set it, in plain Python
-(the JAX side uses it too)."""
+"""The benchmarks' one timer, the flags that set it, and the machine that
+measured, in plain Python (the JAX side uses it too)."""
 
+from importlib import metadata
+import os
+import platform
 import statistics
+import subprocess
 import time
 
 
@@ -24,3 +28,40 @@ def add_timing_flags(parser, repeats, output):
                       help="Timed runs of each measurement (after one "
                       "warm-up); the median is reported.")
   parser.add_argument("--output", default=output, help="JSON file to write.")
+
+
+def machine():
+  """What measured or trained: CPU model, cores, library versions, and the
+  project's commit."""
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  versions = {}
+  for name in ("tensorflow", "tensorflow-compression", "numpy", "Pillow"):
+    try:
+      versions[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      versions[name] = None
+  return {"cpu": cpu, "cores": os.cpu_count(),
+          "python": platform.python_version(), "commit": _commit()} | versions
+
+
+def _commit():
+  """The git commit of the checkout the bls2017 package runs from (None
+  outside one); "+" marks uncommitted changes to the package."""
+  here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here,
+                            capture_output=True, text=True, check=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "."],
+                           cwd=here, capture_output=True,
+                           text=True, check=True)
+  except (OSError, subprocess.CalledProcessError):
+    return None
+  return commit.stdout.strip() + ("+" if dirty.stdout.strip() else "")

@@ -19,6 +19,9 @@ from typing import Optional
 # tf.distribute strategies `bls2017.core.training.distribution_strategy` builds.
 STRATEGIES = ("one_device", "mirrored", "multi_worker")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
+# GDN's forms (`bls2017.core.layers.GDN_EXPONENTS`): the paper's, and the
+# simplified one of the models trained before the choice existed.
+GDN_FORMS = ("paper", "simplified")
 
 
 def from_flags(cls, flags, **overrides):

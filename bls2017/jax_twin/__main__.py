@@ -15,7 +15,8 @@ import sys
 
 from absl import app, flags, logging
 
-from bls2017.core import images, patches, stored_weights, user_errors
+from bls2017.core import (images, patches, stored_weights, train_config,
+                          user_errors)
 
 # The trainer's extra dependencies, which the base install leaves out.
 ACCEL_MODULES = ("jax", "jaxlib", "optax")
@@ -39,6 +40,10 @@ flags.DEFINE_string("train_dir", None, "Checkpoint and log.jsonl. Default: "
                     "MODEL_DIR/train")
 flags.DEFINE_integer("num_filters", None, "Filters per layer. Default: the "
                      "paper's 192 for RGB, 128 for grayscale.")
+flags.DEFINE_enum("gdn", "simplified", list(train_config.GDN_FORMS),
+                  "GDN's form: paper, u / sqrt(beta + sum gamma u^2) (the "
+                  "paper's); simplified, u / (beta + sum gamma |u|) (the "
+                  "shipped models').")
 flags.DEFINE_enum("channels", "3", ["1", "3"], "3 for RGB, 1 for grayscale "
                   "models.")
 flags.DEFINE_integer("patchsize", 256, "Side of the random square training "

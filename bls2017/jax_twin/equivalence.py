@@ -63,15 +63,15 @@ def keras_side(model, x, noise):
       np.asarray(g) for g in grads]
 
 
-def jax_side(params, x, noise, lmbda):
-  figures = jax_model.forward(params, x, noise)
-  grads = jax.grad(lambda p: jax_model.lagrangian(p, x, noise, lmbda)[0])(
-      params)
+def jax_side(params, x, noise, lmbda, gdn="simplified"):
+  figures = jax_model.forward(params, x, noise, gdn)
+  grads = jax.grad(lambda p: jax_model.lagrangian(p, x, noise, lmbda,
+                                                  gdn)[0])(params)
   return figures, grads
 
 
 def architecture(model):
-  return jax_model.Architecture(model.num_filters, model.channels)
+  return jax_model.Architecture(model.num_filters, model.channels, model.gdn)
 
 
 def params_of(model, dtype=np.float32):
@@ -88,9 +88,9 @@ def photo_batch(channels):
                    for i in range(4)])
 
 
-def random_model(num_filters, channels, seed):
+def random_model(num_filters, channels, seed, gdn="simplified"):
   tf.keras.utils.set_random_seed(seed)
-  return BLS2017Model(0.01, num_filters, channels)
+  return BLS2017Model(0.01, num_filters, channels, gdn)
 
 
 def shipped_model(name):
@@ -103,6 +103,8 @@ CASES = {
     "random 128 filters RGB": lambda: random_model(128, 3, 1),
     "random 192 filters RGB": lambda: random_model(192, 3, 2),
     "random 128 filters gray": lambda: random_model(128, 1, 3),
+    "random 192 filters RGB, paper GDN": lambda: random_model(
+        192, 3, 4, "paper"),
 }
 
 
@@ -123,7 +125,8 @@ def run_both(model, seed=0):
   arch = architecture(model)
   noise = np.random.default_rng(seed).uniform(
       -.5, .5, jax_model.latent_shape(arch, x.shape)).astype(np.float32)
-  figures, grads = jax_side(params_of(model), x, noise, model.lmbda)
+  figures, grads = jax_side(params_of(model), x, noise, model.lmbda,
+                            model.gdn)
   names = [name for name, _ in jax_model.variables(arch)]
   return x, noise, keras_side(model, x, noise), (figures,
                                                   [grads[n] for n in names])
@@ -143,7 +146,8 @@ def float64_reference(model, x, noise, keras, twin):
   arch = architecture(model)
   exact, exact_grads = jax_side(params_of(model, np.float64),
                                 x.astype(np.float64),
-                                noise.astype(np.float64), model.lmbda)
+                                noise.astype(np.float64), model.lmbda,
+                                model.gdn)
   names = [name for name, _ in jax_model.variables(arch)]
   result = {}
   for side, (figures, grads) in (("keras", keras), ("jax", twin)):

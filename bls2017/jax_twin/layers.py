@@ -142,16 +142,21 @@ def _phase_kernels(kernel, stride):
   return sub_kernels, (-first, last)
 
 
-def gdn(x, reparam_beta, reparam_gamma, inverse=False):
-  """Generalized divisive normalization (Ballé et al., ICLR 2016/2017).
+def gdn(x, reparam_beta, reparam_gamma, inverse=False, form="simplified"):
+  """Generalized divisive normalization (Ballé et al., ICLR 2016/2017),
+  in the Keras model's two forms (`bls2017.core.layers.GDN_EXPONENTS`):
 
-  With TFC's default exponents (alpha = epsilon = 1), as the Keras model
-  uses them:
-
-      GDN:  y_i = x_i / (beta_i + sum_j gamma_ji |x_j|)
-      IGDN: y_i = x_i * (beta_i + sum_j gamma_ji |x_j|)
+      simplified (TFC's default exponents, alpha = epsilon = 1):
+        GDN:  y_i = x_i / (beta_i + sum_j gamma_ji |x_j|)
+        IGDN: y_i = x_i * (beta_i + sum_j gamma_ji |x_j|)
+      paper (alpha = 2, epsilon = 1/2):
+        GDN:  y_i = x_i / sqrt(beta_i + sum_j gamma_ji x_j^2)
+        IGDN: y_i = x_i * sqrt(beta_i + sum_j gamma_ji x_j^2)
   """
   beta = nonnegative(reparam_beta, BETA_MINIMUM)
   gamma = nonnegative(reparam_gamma, GAMMA_MINIMUM)
-  norm = jnp.einsum("...j,ji->...i", jnp.abs(x), gamma) + beta
+  if form == "paper":
+    norm = jnp.sqrt(jnp.einsum("...j,ji->...i", x * x, gamma) + beta)
+  else:
+    norm = jnp.einsum("...j,ji->...i", jnp.abs(x), gamma) + beta
   return x * norm if inverse else x / norm

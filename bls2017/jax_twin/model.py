@@ -97,7 +97,8 @@ def init(key, arch):
   return {name: params[name] for name, _ in variables(arch)}
 
 
-def _stage(params, prefix, x, name, kernel, stride, nonlinearity, up):
+def _stage(params, prefix, x, name, kernel, stride, nonlinearity, up,
+           gdn="simplified"):
   p = f"{prefix}/{name}"
   weights = layers.rdft_kernel(params[f"{p}/kernel_real"],
                                params[f"{p}/kernel_imag"], (kernel, kernel))
@@ -105,22 +106,24 @@ def _stage(params, prefix, x, name, kernel, stride, nonlinearity, up):
   x = conv(x, weights, params[f"{p}/bias"], stride)
   if nonlinearity:
     x = layers.gdn(x, params[f"{p}/{nonlinearity}/reparam_beta"],
-                   params[f"{p}/{nonlinearity}/reparam_gamma"], inverse=up)
+                   params[f"{p}/{nonlinearity}/reparam_gamma"], inverse=up,
+                   form=gdn)
   return x
 
 
-def g_a(params, x):
-  """Analysis transform: x [B, H, W, C] on 0..255 -> y [B, H/16, W/16, N]."""
+def g_a(params, x, gdn="simplified"):
+  """Analysis transform: x [B, H, W, C] on 0..255 -> y [B, H/16, W/16, N]
+  (gdn: GDN's form, `Architecture.gdn`)."""
   x = x * np.float32(1 / 255)
   for stage in ANALYSIS:
-    x = _stage(params, "g_a", x, *stage, up=False)
+    x = _stage(params, "g_a", x, *stage, up=False, gdn=gdn)
   return x
 
 
-def g_s(params, y_hat):
+def g_s(params, y_hat, gdn="simplified"):
   """Synthesis transform: y_hat [B, h, w, N] -> x_hat [B, 16h, 16w, C]."""
   for stage in SYNTHESIS:
-    y_hat = _stage(params, "g_s", y_hat, *stage, up=True)
+    y_hat = _stage(params, "g_s", y_hat, *stage, up=True, gdn=gdn)
   return y_hat * np.float32(255)
 
 
@@ -136,25 +139,26 @@ def latent_shape(arch, batch_shape):
           arch.num_filters)
 
 
-def forward(params, x, noise):
-  """The relaxed codec on x [B, H, W, C] with noise ~ U(-1/2, 1/2) like y.
+def forward(params, x, noise, gdn="simplified"):
+  """The relaxed codec on x [B, H, W, C] with noise ~ U(-1/2, 1/2) like y
+  (gdn: GDN's form, `Architecture.gdn`).
 
   Returns {y, y_tilde, x_hat, bits (per latent), bpp, mse}.
   """
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.float32)  # uint8 batches.
-  y = g_a(params, x)
+  y = g_a(params, x, gdn)
   y_tilde = y + noise
   bits = prior.bits(prior_params(params), y_tilde)
-  x_hat = g_s(params, y_tilde)
+  x_hat = g_s(params, y_tilde, gdn)
   num_pixels = np.float32(np.prod(x.shape[:-1]))
   return {"y": y, "y_tilde": y_tilde, "x_hat": x_hat, "bits": bits,
           "bpp": jnp.sum(bits) / num_pixels,
           "mse": jnp.mean(jnp.square(x - x_hat))}
 
 
-def lagrangian(params, x, noise, lmbda):
+def lagrangian(params, x, noise, lmbda, gdn="simplified"):
   """(bpp + lambda * mse, (bpp, mse)): the loss bls2017 train minimises."""
-  out = forward(params, x, noise)
+  out = forward(params, x, noise, gdn)
   return out["bpp"] + lmbda * out["mse"], (out["bpp"], out["mse"])

@@ -41,7 +41,8 @@ def read(path):
     raise ParamsError(f"{path}: a {config['system']} model file, not a "
                       "bls2017 one.")
   arch = model.Architecture(int(config["num_filters"]),
-                            int(config["channels"]))
+                            int(config["channels"]),
+                            config.get("gdn", "simplified"))
   layout = model.variables(arch)
   expected = [(model.keras_name(name), shape) for name, shape in layout]
   if [(n, w.shape) for n, w in zip(names, weights)] != expected:
@@ -63,7 +64,7 @@ def write_weights(path, params, arch, lmbda, metadata, dtype="float32"):
                                  dtype)
   arrays["weight_names"] = np.array([model.keras_name(n) for n, _ in layout])
   config = {"lmbda": float(lmbda), "num_filters": arch.num_filters,
-            "channels": arch.channels, "metadata": metadata}
+            "channels": arch.channels, "gdn": arch.gdn, "metadata": metadata}
   arrays["config"] = np.array(json.dumps(config, sort_keys=True))
   buffer = io.BytesIO()
   np.savez_compressed(buffer, **arrays)

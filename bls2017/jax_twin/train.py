@@ -60,6 +60,7 @@ class LadderConfig(train_config.TrainConfig):
   lambdas: Sequence[float] = ()
   model_dir: str = "ladder"
   num_filters: Optional[int] = None  # None: default_filters(channels).
+  gdn: str = "simplified"  # One of train_config.GDN_FORMS.
   seed: int = 0
   warm_start: Sequence[str] = ()
   model_prefix: str = "lambda-"
@@ -81,12 +82,12 @@ class LadderConfig(train_config.TrainConfig):
 
   @property
   def architecture(self):
-    return model.Architecture(self.num_filters, self.channels)
+    return model.Architecture(self.num_filters, self.channels, self.gdn)
 
   def identity(self):
     """What a checkpoint must agree on to be resumed by this run."""
     return {"lambdas": list(self.lambdas), "num_filters": self.num_filters,
-            "channels": self.channels, "patchsize": self.patchsize,
+            "channels": self.channels, "gdn": self.gdn, "patchsize": self.patchsize,
             "batchsize": self.batchsize, "seed": self.seed}
 
   def validate(self):
@@ -147,7 +148,7 @@ def make_step(arch, lambdas, optimizer, seed, form="unrolled"):
   def one(p, lmbda, key, x):
     noise = jax.random.uniform(key, model.latent_shape(arch, x.shape),
                                jnp.float32, -.5, .5)
-    loss, (bpp, mse) = model.lagrangian(p, x, noise, lmbda)
+    loss, (bpp, mse) = model.lagrangian(p, x, noise, lmbda, arch.gdn)
     return loss, bpp, mse
 
   def ladder_loss(params, x, keys):

@@ -18,6 +18,8 @@ def default_filters(channels):
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
-  """Filters per layer and image channels: all a model's shapes follow."""
+  """Filters per layer and image channels: all a model's shapes follow
+  (and GDN's form, `train_config.GDN_FORMS`, which has no shape)."""
   num_filters: int
   channels: int
+  gdn: str = "simplified"

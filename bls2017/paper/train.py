@@ -12,7 +12,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from bls2017.core import model_file
+from bls2017.core import layers, model_file
 from bls2017.core.train_config import KerasTrainConfig
 from bls2017.core.training import (build_dataset, compile_adam,
                                    distribution_strategy, fit_and_save)
@@ -25,6 +25,7 @@ class BLS2017Config(KerasTrainConfig):
   """`bls2017 train`: one model of the paper at `lmbda`."""
   lmbda: float = 0.01
   num_filters: Optional[int] = None  # None: default_filters(channels).
+  gdn: str = "simplified"  # One of train_config.GDN_FORMS.
 
   def __post_init__(self):
     super().__post_init__()
@@ -35,7 +36,7 @@ class BLS2017Config(KerasTrainConfig):
 def warm_start(model, source):
   """Copies `source`'s coding variables into `model`, adapting channels.
 
-  The filter counts must match. When the channel counts differ (an RGB
+  The filter counts and GDN forms must match. When the channel counts differ (an RGB
   model starting a grayscale one, or the reverse), g_a's first kernel is
   summed over the source's input channels -- a gray image replicated to RGB
   gives exactly that response -- and g_s's last kernel and bias are
@@ -47,6 +48,10 @@ def warm_start(model, source):
     raise model_file.ModelFileError(
         f"--warm_start model has {source.num_filters} filters, this one "
         f"{model.num_filters}; they must match.")
+  if model.gdn != source.gdn:
+    raise model_file.ModelFileError(
+        f"--warm_start model has --gdn {source.gdn}, this one --gdn "
+        f"{model.gdn}; they must match.")
   analysis = {id(v) for v in model.g_a.weights}
   for target, value in zip(model.coding_variables, source.coding_variables):
     value = value.numpy()
@@ -71,9 +76,11 @@ def train(config):
             if config.warm_start else None)
   strategy = distribution_strategy(config.strategy)
   with strategy.scope():
-    model = BLS2017Model(config.lmbda, config.num_filters, config.channels)
+    model = BLS2017Model(config.lmbda, config.num_filters, config.channels,
+                         config.gdn)
     if source:
       warm_start(model, source.model)
+    layers.set_kernel_by_matmul(model)
     compile_adam(model, config)
   return fit_and_save(model, config, dataset,
                       {"replicas": strategy.num_replicas_in_sync},

@@ -1,0 +1,321 @@
+"""Trains one model of the plan until it is done or its time is up.
+
+    start:  checkpoint in STATE/NAME/ckpt  (exact resume)
+            else the committed snapshot SNAPSHOTS/NAME.npz  (its weights)
+            else the parent's final model file (warm start)
+            else random weights (the plan's seed)
+    loop:   batch = patches.batch_at(photos, seed, step)  (a pure function
+            of the step), noise = stateless U(-.5, .5) at (seed, step)
+            --train_step--> Adam (global_clipnorm, EMA) on R + lambda D
+            every few minutes: checkpoint;  at milestones: validate
+    stop:   checkpoint; snapshot SNAPSHOTS/NAME.npz (the EMA weights as a
+            model file, int8); when done, that file is the final model
+
+Because the batch, the noise and the learning rate are functions of the
+step, and the checkpoint holds weights, Adam's moments and the EMA, a run
+stopped anywhere and resumed computes what an uninterrupted run does.
+A snapshot keeps only the EMA weights (small enough to commit): resuming
+from one restarts Adam's moments, on the same schedule.
+"""
+
+import dataclasses
+import os
+import signal
+import time
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from bls2017.campaign import photos as photos_lib
+from bls2017.campaign import plan as plan_lib
+from bls2017.campaign import progress
+from bls2017.core import evaluation, layers, model_file, patches
+from bls2017.paper import codec as paper_codec
+from bls2017.paper import train as paper_train
+from bls2017.paper.model import BLS2017Model
+
+LOG_EVERY = 100  # Steps between log lines and progress updates.
+SNAPSHOT_DTYPE = "int8"  # ~0.01 dB from float16 (docs/zoo/compaction.json).
+
+
+class StepSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
+  """Warmup then cosine decay (Keras' CosineDecay) at the campaign's step
+  variable, not at Adam's iteration count: a run resumed from a snapshot
+  restarts Adam (and its bias correction) but not the schedule."""
+
+  def __init__(self, rate, total_steps, step):
+    super().__init__()
+    self.step = step
+    self.cosine = tf.keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, total_steps - rate.warmup),
+        alpha=rate.final, warmup_target=rate.peak,
+        warmup_steps=rate.warmup)
+
+  def __call__(self, _):
+    return self.cosine(self.step)
+
+  def get_config(self):
+    return {}
+
+
+class Stop:
+  """Set by SIGTERM or SIGINT: the loop checkpoints and returns."""
+
+  def __init__(self):
+    self.requested = False
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      signal.signal(sig, self._set)
+
+  def _set(self, *_):
+    self.requested = True
+
+
+class Trainer:
+  """The model, optimizer, step and checkpoint of one planned model."""
+
+  def __init__(self, plan_model, state_dir):
+    self.plan = plan_model
+    tf.keras.utils.set_random_seed(plan_model.seed)
+    self.model = BLS2017Model(plan_model.lmbda, plan_model.filters,
+                              plan_model.channels, plan_model.gdn)
+    layers.set_kernel_by_matmul(self.model)
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.optimizer = tf.keras.optimizers.Adam(
+        StepSchedule(plan_model.learning_rate, plan_model.steps, self.step),
+        global_clipnorm=plan_model.clipnorm, use_ema=True,
+        ema_momentum=plan_model.ema)
+    self.optimizer.build(self.model.trainable_variables)
+    self.checkpoint = tf.train.Checkpoint(
+        model=self.model, optimizer=self.optimizer, step=self.step)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(state_dir, "ckpt"), max_to_keep=2)
+    self.train_step = tf.function(self._train_step, input_signature=[
+        tf.TensorSpec((None, None, None, plan_model.channels), tf.uint8)])
+
+  def _train_step(self, x):
+    stride = 16
+    shape = tf.concat([tf.shape(x)[:1], tf.shape(x)[1:3] // stride,
+                       [self.plan.filters]], 0)
+    noise = tf.random.stateless_uniform(
+        shape, seed=tf.stack([tf.constant(self.plan.seed, tf.int64),
+                              self.step]), minval=-.5, maxval=.5)
+    with tf.GradientTape() as tape:
+      bpp, mse = self.model(x, training=True, noise=noise)
+      loss = bpp + self.model.lmbda * mse
+    variables = self.model.trainable_variables
+    gradients = tape.gradient(loss, variables)
+    self.optimizer.apply_gradients(zip(gradients, variables))
+    self.step.assign_add(1)
+    # The norm before clipping: what global_clipnorm is set against.
+    return {"loss": loss, "bpp": bpp, "mse": mse,
+            "grad_norm": tf.linalg.global_norm(gradients)}
+
+  @property
+  def ema_weights(self):
+    """The moving averages, in `model.trainable_variables` order."""
+    return self.optimizer._model_variables_moving_average  # pylint: disable=protected-access
+
+  def restore_checkpoint(self):
+    """Resumes from the latest checkpoint; False if there is none."""
+    if not self.manager.latest_checkpoint:
+      return False
+    self.checkpoint.restore(self.manager.latest_checkpoint).assert_consumed()
+    return True
+
+  def start_from_file(self, path, step=0):
+    """Starts from a model file's weights (a snapshot, or the parent's
+    final model: channels adapted), at `step`; the EMA starts there too."""
+    source = model_file.load(path, BLS2017Model)
+    paper_train.warm_start(self.model, source.model)
+    for average, variable in zip(self.ema_weights,
+                                 self.model.trainable_variables):
+      average.assign(variable)
+    self.step.assign(step)
+    return source
+
+  def ema_model(self):
+    """A copy of the model holding the EMA weights (what is evaluated and
+    shipped)."""
+    model = BLS2017Model(self.plan.lmbda, self.plan.filters,
+                         self.plan.channels, self.plan.gdn)
+    for variable, average in zip(model.trainable_variables,
+                                 self.ema_weights):
+      variable.assign(average)
+    return model
+
+
+def validate(path, image_paths, lmbda):
+  """Mean real bpp, PSNR, MS-SSIM (and R + lambda D with them) of the
+  model file `path` over `image_paths`, by coding each image."""
+  codec = paper_codec.open_model_file(path)
+  records = evaluation.evaluate_codec(codec, image_paths, progress=False)
+  summary = evaluation.summarize(records)
+  mse = np.mean([255 ** 2 / 10 ** (r["psnr"] / 10) for r in records])
+  figures = {k: float(summary[k])
+             for k in ("bpp", "psnr", "ms_ssim", "ms_ssim_db")}
+  figures["loss"] = float(summary["bpp"] + lmbda * mse)
+  # MS-SSIM is undefined (NaN) on images under 161 pixels a side.
+  return {k: round(v, 5) if np.isfinite(v) else None
+          for k, v in figures.items()}
+
+
+@dataclasses.dataclass
+class Context:
+  """Where a worker reads and writes, and until when it may run."""
+  plan: plan_lib.Plan
+  data_dir: str  # The plan's globs and validation folder are under it.
+  state_dir: str  # Checkpoints and the photo cache: outside the repository.
+  snapshot_dir: str
+  progress_path: str
+  deadline: float  # Seconds since the epoch.
+  log: Callable[[str], None] = print
+
+  def snapshot_path(self, name):
+    return os.path.join(self.snapshot_dir, f"{name}.npz")
+
+
+def start(trainer, ctx):
+  """Restores what the run starts from; returns a word saying which."""
+  plan_model = trainer.plan
+  if trainer.restore_checkpoint():
+    return "checkpoint"
+  snapshot = ctx.snapshot_path(plan_model.name)
+  if os.path.exists(snapshot):
+    campaign = model_file.load(snapshot, BLS2017Model).metadata.get(
+        "campaign", {})
+    trainer.start_from_file(snapshot, campaign.get("step", 0))
+    return "snapshot"
+  if plan_model.parent:
+    parent = ctx.snapshot_path(plan_model.parent)
+    if not _is_final(parent):
+      raise FileNotFoundError(f"{plan_model.name}: its parent "
+                              f"{plan_model.parent} is not finished.")
+    trainer.start_from_file(parent)
+    return "parent"
+  return "random"
+
+
+def _is_final(path):
+  if not os.path.exists(path):
+    return False
+  return model_file.load(path, BLS2017Model).metadata.get(
+      "campaign", {}).get("done", False)
+
+
+def run(plan_model, ctx, stop=None):
+  """Trains `plan_model` until done, ctx.deadline or a stop signal.
+
+  Returns True when the model is done (its final model file written).
+  """
+  stop = stop or Stop()
+  name = plan_model.name
+  state = os.path.join(ctx.state_dir, name)
+  os.makedirs(state, exist_ok=True)
+  arrays = photos_lib.load(
+      ctx.data_dir, ctx.plan.data.train, plan_model.channels,
+      ctx.plan.data.downsample, max(p.patchsize for p in plan_model.phases),
+      plan_model.seed, os.path.join(ctx.state_dir, "cache"))
+  weights = patches.area_weights(arrays)
+  trainer = Trainer(plan_model, state)
+  origin = start(trainer, ctx)
+  first = int(trainer.step.numpy())
+  ctx.log(f"{name}: from {origin} at step {first} of {plan_model.steps}; "
+          f"{len(arrays)} training images")
+  with progress.entry(ctx.progress_path, name) as entry:
+    entry["status"] = "training"
+  valid = evaluation.image_paths(os.path.join(ctx.data_dir,
+                                              ctx.plan.data.valid))
+  started = last_save = time.time()
+  sums, count, tick = {}, 0, time.perf_counter()
+  step = first
+  while (step < plan_model.steps and time.time() < ctx.deadline
+         and not stop.requested):
+    phase = plan_model.phase_at(step)
+    batch = patches.batch_at(arrays, weights, phase.patchsize,
+                             plan_model.batchsize, plan_model.seed, step)
+    terms = trainer.train_step(tf.constant(batch))
+    step += 1
+    for key, value in terms.items():
+      sums[key] = sums.get(key, 0.0) + float(value)
+    count += 1
+    if not np.isfinite(float(terms["loss"])):
+      raise FloatingPointError(
+          f"{name}: the loss became NaN or Inf at step {step}; the last "
+          f"good checkpoint is in {state}/ckpt.")
+    if step % LOG_EVERY == 0 or step == plan_model.steps:
+      seconds = (time.perf_counter() - tick) / count
+      means = {k: v / count for k, v in sums.items()}
+      ctx.log(f"{name} step {step}/{plan_model.steps} loss "
+              f"{means['loss']:.4f} bpp {means['bpp']:.4f} mse "
+              f"{means['mse']:.2f} gradient norm {means['grad_norm']:.1f} "
+              f"({seconds:.3f} s/step)")
+      # The first window of a run includes tracing the step: not timed.
+      _record_training(ctx, name, step, means, phase.patchsize,
+                       seconds if step - first > LOG_EVERY else None)
+      sums, count, tick = {}, 0, time.perf_counter()
+    if time.time() - last_save > ctx.plan.checkpoint_minutes * 60:
+      trainer.manager.save()
+      last_save = time.time()
+    if step in plan_model.milestones:
+      _milestone(trainer, ctx, state, valid, step, started)
+      tick = time.perf_counter()
+  trainer.manager.save()
+  hours = (time.time() - started) / 3600
+  done = step >= plan_model.steps
+  _snapshot(trainer, ctx, first, step, hours, done)
+  if done:
+    _milestone(trainer, ctx, state, valid, step, None,
+               path=ctx.snapshot_path(name))
+  how = "done" if done else "to be resumed"
+  ctx.log(f"{name}: stopped at step {step} ({how}), {hours:.2f} h this run")
+  return done
+
+
+def _record_training(ctx, name, step, means, patchsize, seconds):
+  with progress.entry(ctx.progress_path, name) as entry:
+    entry["steps"] = step
+    entry["train"] = {"step": step} | {k: round(v, 5)
+                                       for k, v in means.items()}
+    if seconds is not None:
+      entry["seconds_per_step"][str(patchsize)] = round(seconds, 4)
+
+
+def _milestone(trainer, ctx, state, valid, step, run_started, path=None):
+  """Validates the EMA weights at `step` and records the figures (with
+  the model's training hours: earlier runs' and this run's since
+  run_started; None: the entry's hours are up to date)."""
+  if path is None:
+    path = os.path.join(state, f"step-{step}.npz")
+    model_file.save(trainer.ema_model(), path, dtype=SNAPSHOT_DTYPE)
+  figures = validate(path, valid, trainer.plan.lmbda)
+  ctx.log(f"{trainer.plan.name} step {step} validation: {figures}")
+  with progress.entry(ctx.progress_path, trainer.plan.name) as entry:
+    entry["validation"] = [v for v in entry["validation"]
+                           if v["step"] != step]
+    hours = entry["hours"] + (
+        (time.time() - run_started) / 3600 if run_started else 0)
+    entry["validation"].append({"step": step, "hours": round(hours, 3)}
+                               | figures)
+    entry["validation"].sort(key=lambda v: v["step"])
+
+
+def _snapshot(trainer, ctx, first, step, hours, done):
+  """Writes the EMA weights as a model file beside the plan, and the run."""
+  plan_model = trainer.plan
+  path = ctx.snapshot_path(plan_model.name)
+  os.makedirs(ctx.snapshot_dir, exist_ok=True)
+  machine = progress.machine()
+  with progress.entry(ctx.progress_path, plan_model.name) as entry:
+    total_hours = round(entry["hours"] + hours, 3)
+    metadata = {"campaign": {"name": plan_model.name, "step": step,
+                             "done": done, "hours": total_hours},
+                "steps": step}
+    model_file.save(trainer.ema_model(), path, dtype=SNAPSHOT_DTYPE,
+                    metadata=metadata)
+    entry.update(steps=step, hours=total_hours,
+                 status="done" if done else "training",
+                 snapshot={"file": os.path.basename(path), "step": step})
+    entry["runs"].append({"from_step": first, "to_step": step,
+                          "hours": round(hours, 3),
+                          "machine": machine})
