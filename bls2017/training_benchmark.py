@@ -13,7 +13,8 @@ Measures, as the median seconds of --repeats runs after a warm-up:
     irfft2d (the trainer before `layers.rdft_kernel`) and by one matrix
     product (the trainers now), the six kernels alone made each way, the
     step's parts (the two transforms with their GDNs, the GDN/IGDN layers
-    alone, the prior's rate) and the step compiled with XLA.
+    alone, the prior's rate), the step compiled with XLA, and the
+    transforms with their convolutions in mixed bfloat16.
 """
 
 import glob as glob_lib
@@ -121,6 +122,49 @@ def kernel_rows(model, repeats):
   return rows
 
 
+def precision_rows(model, batch, repeats):
+  """g_a + g_s of the model's shapes, forward and backward, with the
+  convolutions in float32 and in mixed bfloat16 (GDN in float32 both
+  times): what bf16 arithmetic would buy the step on this CPU."""
+  x = tf.cast(batch, tf.float32)
+  rows = []
+  for policy in ("float32", "mixed_bfloat16"):
+    stack = _transforms_stack(model, policy)
+
+    def transforms(x, stack=stack):
+      return tf.reduce_mean(tf.square(tf.cast(stack(x), tf.float32) - x))
+    rows.append({"what": f"g_a + g_s, convolutions in {policy} (fwd+bwd)",
+                 "seconds": _gradient_seconds(
+                     transforms, stack.trainable_variables, [x], repeats)})
+  return rows
+
+
+def _transforms_stack(model, policy):
+  """The six convolutions of model.g_a and g_s (kernels by matrix
+  product) with GDN/IGDN after the first two of each, in one Sequential
+  whose convolutions compute in `policy`."""
+  convs = []
+  stages = [(False, layer) for layer in model.g_a.layers[1:]] + [
+      (True, layer) for layer in model.g_s.layers[:-1]]
+  for i, (up, layer) in enumerate(stages):
+    gdn = layers.gdn(up, f"gdn_{i}", model.gdn) if layer.activation else None
+    if gdn is not None:
+      gdn = type(gdn)(inverse=up, alpha_parameter=gdn.alpha_parameter,
+                      epsilon_parameter=gdn.epsilon_parameter,
+                      dtype="float32")
+    stride = layer.strides_up if up else layer.strides_down
+    conv = layers.SignalConv2D(
+        layer.filters, layer.kernel_support, corr=not up,
+        padding="same_zeros", use_bias=True, activation=gdn,
+        dtype=policy, name=f"layer_{i}",
+        **{"strides_up" if up else "strides_down": stride})
+    conv.kernel_by_matmul = True
+    convs.append(conv)
+  stack = tf.keras.Sequential(convs)
+  stack.build((None, None, None, model.channels))
+  return stack
+
+
 def step_rows(model, batch, plain, cached, repeats):
   """Training step seconds: fixed batch (kernels by irfft2d, as before
   `layers.rdft_kernel`, and by matrix product), fed by each pipeline, and
@@ -144,6 +188,52 @@ def step_rows(model, batch, plain, cached, repeats):
   except (tf.errors.OpError, ValueError) as e:
     rows.append({"what": f"train step with XLA: fails ({type(e).__name__})"})
   return rows
+
+
+# The README's rows: (label, measured rows' names joined by " / ").
+README_ROWS = (
+    ("training step, kernels by irfft2d (the trainer before)",
+     ("train step, fixed batch, kernels by irfft2d",)),
+    ("training step, kernels by one matrix product (the trainers now)",
+     ("train step, fixed batch, kernels by matrix product",)),
+    ("the six kernels, forward and backward: irfft2d / matrix product",
+     ("the six kernels by irfft2d (fwd+bwd)",
+      "the six kernels by matrix product (fwd+bwd)")),
+    ("g_a + g_s forward and backward (convolutions with GDN)",
+     ("g_a + g_s with GDN (fwd+bwd)",)),
+    ("of which the four GDN/IGDN layers", ("GDN/IGDN layers alone (fwd+bwd)",)),
+    ("the prior's rate, forward and backward", ("prior rate (fwd+bwd)",)),
+    ("input alone: PNG decode + crop per batch / cached crop",
+     ("input only: plain (decode PNG per patch)",
+      "input only: decoded once, prefetched")),
+    ("the step compiled with XLA (`jit_compile`)",
+     ("train step, fixed batch, XLA",)),
+    ("g_a + g_s, convolutions in float32 / in mixed bfloat16",
+     ("g_a + g_s, convolutions in float32 (fwd+bwd)",
+      "g_a + g_s, convolutions in mixed_bfloat16 (fwd+bwd)")),
+)
+
+
+def readme_table(results):
+  """Markdown table of benchmark results side by side: seconds of each
+  README_ROWS row, and the step's speed-up from the matrix product.
+
+  results: [benchmark JSON], one column each (titled by patch size).
+  """
+  columns = [{row["what"]: row.get("seconds") for row in r["rows"]}
+             for r in results]
+  title = " | ".join(f"8 × {r['config']['patchsize']}², "
+                     f"{r['config']['num_filters']} filters"
+                     for r in results)
+  lines = [f"| seconds | {title} |", "|---" * (len(results) + 1) + "|"]
+  for label, names in README_ROWS:
+    cells = [" / ".join(f"{c[n]:.3f}" for n in names) for c in columns]
+    lines.append(f"| {label} | {' | '.join(cells)} |")
+  speedups = [c[README_ROWS[0][1][0]] / c[README_ROWS[1][1][0]]
+              for c in columns]
+  lines.append("| training step speed-up | " + " | ".join(
+      f"{s:.2f}×" for s in speedups) + " |")
+  return "\n".join(lines)
 
 
 def parse_args(argv):
@@ -183,6 +273,7 @@ def main(args):
   rows += step_rows(model, batch, plain, cached, args.repeats)
   rows += kernel_rows(model, args.repeats)
   rows += component_rows(model, batch, args.repeats)
+  rows += precision_rows(model, batch, args.repeats)
   for row in rows:
     if "seconds" in row:
       row["per_second"] = 1 / row["seconds"]

@@ -8,6 +8,7 @@ import pytest
 
 from bls2017 import benchmark, training_benchmark, zoo
 from bls2017.zoo import __main__ as zoo_command
+from cli_helpers import ROOT
 from conftest import make_model_file
 from synthetic import write_training_images
 
@@ -54,6 +55,29 @@ def test_training_benchmark_times_every_part(tmp_path):
   assert result["machine"]["cores"] >= 1 and result["machine"]["tensorflow"]
 
 
+def test_readme_training_speed_table_is_the_committed_runs():
+  results = []
+  for patchsize in (128, 256):
+    with open(os.path.join(ROOT, "docs", "benchmarks",
+                           f"training_192x{patchsize}.json")) as f:
+      results.append(json.load(f))
+  assert all(r["config"]["num_filters"] == 192 for r in results)
+  with open(os.path.join(ROOT, "README.md")) as f:
+    readme = f.read()
+  assert training_benchmark.readme_table(results) in readme
+  # The README's reading: the matrix product is faster at both sizes, and
+  # neither XLA nor bfloat16 convolutions make the step faster.
+  for result in results:
+    seconds = {row["what"]: row.get("seconds") for row in result["rows"]}
+    assert (seconds["train step, fixed batch, kernels by matrix product"] <
+            seconds["train step, fixed batch, kernels by irfft2d"])
+    assert (seconds["train step, fixed batch, XLA"] >
+            seconds["train step, fixed batch, kernels by irfft2d"])
+    assert (seconds["g_a + g_s, convolutions in mixed_bfloat16 (fwd+bwd)"] >
+            seconds["g_a + g_s, convolutions in float32 (fwd+bwd)"])
+    assert {"amx_bf16", "avx512_bf16"} <= set(result["machine"]["isa"])
+
+
 @pytest.mark.slow
 def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
                                                    monkeypatch):
@@ -74,7 +98,6 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
 
 
 def test_readme_evaluate_timing_is_the_committed_run():
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, "docs", "benchmarks",
                          "evaluate_768x512.json")) as f:
     rows = json.load(f)
@@ -101,7 +124,6 @@ def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):
 
 
 def test_readme_validation_timing_is_the_committed_run():
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
   with open(os.path.join(ROOT, "docs", "rd", "timings.json")) as f:
     total = json.load(f)["total"]
   with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:

@@ -3,6 +3,7 @@ exact resume and restart from a snapshot, the progress file and command;
 and what the campaign rests on: the GDN forms, the matmul RDFT kernels,
 the rate on given noise."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -304,3 +305,54 @@ def test_bad_plan_is_a_one_line_error(tmp_path):
   assert result.returncode == 1
   assert result.stderr.strip().splitlines() == [
       "campaign status: error: plan: missing or wrong field ('train')."]
+
+
+def test_readme_gdn_comparison_is_the_committed_result():
+  from bls2017.campaign import figures
+  with open(os.path.join(ROOT, "README.md")) as f:
+    readme = f.read()
+  with open(os.path.join(ROOT, "campaign", "gdn_comparison.json")) as f:
+    comparison = json.load(f)
+  assert figures.gdn_comparison_table(comparison) in readme
+  # The README's reading: equal within the interval on R + lambda D, both
+  # models on the same budget; so the plan takes the paper's form.
+  models = list(comparison["models"].values())
+  low, high = models[1]["vs_first"]["loss"]["ci95"]
+  assert low < 0 < high
+  assert models[0]["steps"] == models[1]["steps"]
+  assert {m["gdn"] for m in models} == {"paper", "simplified"}
+  plan = plan_lib.load(os.path.join(ROOT, "campaign", "plan.json"))
+  assert {m.gdn for m in plan.models} == {"paper"}
+
+
+def test_promotion_needs_a_finished_model_above_the_zoo_curve():
+  from bls2017.campaign import promote
+  curve = [(0.2, 25.0), (0.4, 27.0), (0.8, 29.0)]
+  assert promote.curve_psnr(curve, 0.4) == pytest.approx(27.0)
+  assert promote.curve_psnr(curve, np.sqrt(0.2 * 0.4)) == pytest.approx(26.0)
+  assert promote.curve_psnr(curve, 1.6) == pytest.approx(31.0)  # Extended.
+  assert promote.curve_psnr(curve, 0.1) == pytest.approx(23.0)
+  plan = plan_lib.parse(_plan_content(zoo="toy-1"))
+  base = plan.model("base")
+  catalog = {f"old-{i}": {"channels": 3, "validation": {"bpp": b, "psnr": p}}
+             for i, (b, p) in enumerate(curve)}
+  entry = dict(progress.empty_entry(), status="training", validation=[
+      {"step": 6, "bpp": 0.4, "psnr": 28.0}])
+  assert promote.verdict(base, entry, catalog) == (False, "not finished")
+  entry["status"] = "done"
+  assert promote.verdict(base, entry, catalog)[0]
+  entry["validation"] = [{"step": 6, "bpp": 0.4, "psnr": 26.9}]
+  promote_it, reason = promote.verdict(base, entry, catalog)
+  assert not promote_it and "-0.10 dB" in reason
+  # A gray model has no shipped curve of its channels here: it enters.
+  gray = dataclasses.replace(plan.model("gray"), zoo="toy-gray")
+  gray_entry = dict(entry, validation=[{"step": 3, "bpp": 1.0, "psnr": 1.0}])
+  assert promote.verdict(gray, gray_entry, catalog)[0]
+  assert not promote.verdict(plan.model("gray"), gray_entry, catalog)[0]
+
+
+def test_promote_dry_run_ships_nothing_unfinished():
+  result = _campaign_command("promote", "--dry_run")
+  assert result.returncode == 0, result.stderr
+  assert "rgb-q4 -> bls2017-mse-4: keep the zoo (not finished)" in (
+      result.stdout)

@@ -97,6 +97,26 @@ def test_model_file_round_trip_is_bit_exact(tmp_path):
   assert rebuilt.metadata == original.metadata
 
 
+def test_gdn_form_travels_through_weights_files(tmp_path):
+  """A paper-GDN model file read by the twin, written as a weights file
+  and finalized is a paper-GDN model file again; the twin computes that
+  form (the equivalence case "random 192 filters RGB, paper GDN")."""
+  path = str(tmp_path / "paper.npz")
+  model_file.save(BLS2017Model(0.01, 16, 3, "paper"), path)
+  params, arch, lmbda, metadata = params_io.read(path)
+  assert arch.gdn == "paper"
+  weights = str(tmp_path / "paper.weights.npz")
+  params_io.write_weights(weights, params, arch, lmbda, metadata)
+  assert model_file.finalize(weights, str(tmp_path / "again.npz")
+                             ).model.gdn == "paper"
+  x = np.ones((1, 4, 4, 16), np.float32)
+  beta, gamma = params["g_a/layer_0/gdn_0/reparam_beta"], params[
+      "g_a/layer_0/gdn_0/reparam_gamma"]
+  paper = jax_model.layers.gdn(x, beta, gamma, form="paper")
+  simplified = jax_model.layers.gdn(x, beta, gamma)
+  assert not np.allclose(paper, simplified)
+
+
 def test_int8_model_files_read_alike_on_both_sides(tmp_path):
   """The JAX side expands int8 weights to what the Keras side loads."""
   path = str(tmp_path / "int8.npz")

@@ -3,6 +3,7 @@
     python -m bls2017.campaign run --hours 2.5      # train, then stop cleanly
     python -m bls2017.campaign status               # steps, figures, ETA
     python -m bls2017.campaign plot                 # the convergence figure
+    python -m bls2017.campaign promote              # finished models -> zoo
 
 `run` trains the models of campaign/plan.json whose parents are done, two
 at a time on two cores, each in a worker process of its own, until --hours
@@ -14,6 +15,7 @@ and, when they stop, a snapshot of each model into campaign/snapshots/.
 Where --state_dir was lost, a model resumes from its snapshot.
 """
 
+import functools
 import os
 import signal
 import subprocess
@@ -71,6 +73,13 @@ def parse_args(argv):
   p.add_argument("--images", required=True,
                  help="Directory or glob of the images (the validation set).")
   p.add_argument("--output", required=True, help="JSON file to write.")
+  p = sub.add_parser(
+      "promote", help="Ship each finished model that lies above the zoo's "
+      "curve on the validation set into bls2017/zoo (int8).")
+  p.add_argument("--data_dir", default=os.path.join("..", "shared", "data"),
+                 help="The folder the plan's validation folder is under.")
+  p.add_argument("--dry_run", action="store_true",
+                 help="Say what would be promoted, and why; ship nothing.")
   p = sub.add_parser("plot", help="Validation figures against steps.")
   p.add_argument("--output", default=None,
                  help="PNG to write. Default: convergence.png beside the "
@@ -95,7 +104,8 @@ def _context(args, plan, deadline):
   from bls2017.campaign import worker  # pylint: disable=import-outside-toplevel
   return worker.Context(plan, args.data_dir,
                         os.path.expanduser(args.state_dir),
-                        args.snapshot_dir, args.progress, deadline)
+                        args.snapshot_dir, args.progress, deadline,
+                        log=functools.partial(print, flush=True))
 
 
 def train_model(args):
@@ -256,8 +266,19 @@ def compare(args):
   print(f"Wrote {args.output}")
 
 
+def promote(args):
+  from bls2017.campaign import promote as promote_lib  # pylint: disable=import-outside-toplevel
+  plan = plan_lib.load(args.plan)
+  shipped = promote_lib.promote(
+      plan, progress.read(args.progress), args.snapshot_dir,
+      os.path.join(args.data_dir, plan.data.valid), args.dry_run)
+  for name in shipped:
+    with progress.entry(args.progress, name) as entry:
+      entry["promoted"] = plan.model(name).zoo
+
+
 COMMANDS = {"run": run, "train_model": train_model, "status": status,
-            "plot": plot, "compare": compare}
+            "plot": plot, "compare": compare, "promote": promote}
 
 
 def main(args):

@@ -185,6 +185,16 @@ def order(plan):
   return ordered
 
 
+def ancestor_steps(plan, name):
+  """Steps of the models `name` descends from, all told."""
+  steps = 0
+  parent = plan.model(name).parent
+  while parent:
+    steps += plan.model(parent).steps
+    parent = plan.model(parent).parent
+  return steps
+
+
 def load(path):
   """The Plan in the JSON file `path`; raises PlanError."""
   try:

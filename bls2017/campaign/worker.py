@@ -310,7 +310,13 @@ def _snapshot(trainer, ctx, first, step, hours, done):
     total_hours = round(entry["hours"] + hours, 3)
     metadata = {"campaign": {"name": plan_model.name, "step": step,
                              "done": done, "hours": total_hours},
-                "steps": step}
+                "command": "python -m bls2017.campaign run: "
+                           f"{plan_model.name} of campaign/plan.json",
+                "steps": step,
+                "total_steps": step + plan_lib.ancestor_steps(
+                    ctx.plan, plan_model.name)}
+    if plan_model.parent:
+      metadata["warm_start"] = {"model": f"{plan_model.parent}.npz"}
     model_file.save(trainer.ema_model(), path, dtype=SNAPSHOT_DTYPE,
                     metadata=metadata)
     entry.update(steps=step, hours=total_hours,

@@ -33,12 +33,14 @@ def add_timing_flags(parser, repeats, output):
 def machine():
   """What measured or trained: CPU model, cores, library versions, and the
   project's commit."""
-  cpu = platform.processor() or platform.machine()
+  cpu, flags = platform.processor() or platform.machine(), set()
   try:
     with open("/proc/cpuinfo") as f:
       for line in f:
         if line.startswith("model name"):
           cpu = line.split(":", 1)[1].strip()
+        elif line.startswith("flags"):
+          flags = set(line.split(":", 1)[1].split())
           break
   except OSError:
     pass
@@ -49,6 +51,9 @@ def machine():
     except metadata.PackageNotFoundError:
       versions[name] = None
   return {"cpu": cpu, "cores": os.cpu_count(),
+          # The vector and matrix instructions that speed the training step.
+          "isa": sorted(flags & {"avx2", "fma", "avx512f", "avx512_bf16",
+                                 "amx_bf16", "amx_tile"}),
           "python": platform.python_version(), "commit": _commit()} | versions
 
 

@@ -50,34 +50,47 @@ def parse_args(argv):
 
 
 def main(args):
+  entry = ship(args.name, args.model_path, args.validation_images,
+               args.hardware, args.wall_time_hours,
+               validation_name=args.validation_name,
+               total_steps=args.total_steps, note=args.note,
+               weights_dtype=args.weights_dtype)
+  print(json.dumps(entry, indent=2))
+
+
+def ship(name, model_path, validation_images, hardware, wall_time_hours,
+         validation_name=zoo.VALIDATION_SET, total_steps=None, note=None,
+         weights_dtype="float16"):
+  """Writes model_path as zoo model `name` and its models.json entry (see
+  the module's docstring); returns the entry."""
   # Written afresh rather than copied, so the shipped tables are built by
   # this version's BLS2017Model.coding_tables.
-  source = model_file.load(args.model_path)
-  target = os.path.join(zoo.ZOO_DIR, args.name + ".npz")
-  model_file.save(source.model, target, dtype=args.weights_dtype,
+  source = model_file.load(model_path)
+  target = os.path.join(zoo.ZOO_DIR, name + ".npz")
+  model_file.save(source.model, target, dtype=weights_dtype,
                   metadata=source.metadata)
   loaded = model_file.load(target)
   model_codec = paper_codec.Codec(loaded)
   records = evaluation.evaluate_codec(
-      model_codec, evaluation.image_paths(args.validation_images))
+      model_codec, evaluation.image_paths(validation_images))
   summary = evaluation.summarize(records)
   # A fixed image every checkout has, to test the shipped file against.
   sample = images.read(images.sample_photo(), model_codec.channels)
   catalog = zoo.catalog() if os.path.exists(
       os.path.join(zoo.ZOO_DIR, "models.json")) else {}
   model = loaded.model
-  catalog[args.name] = {
+  catalog[name] = {
       "channels": model.channels, "lambda": model.lmbda,
-      "num_filters": model.num_filters,
+      "num_filters": model.num_filters, "gdn": model.gdn,
       "fingerprint": loaded.fingerprint.hex(),
-      "training": dict(loaded.metadata, hardware=args.hardware,
-                       total_steps=args.total_steps or loaded.metadata.get(
+      "training": dict(loaded.metadata, hardware=hardware,
+                       total_steps=total_steps or loaded.metadata.get(
                            "total_steps", loaded.metadata.get("steps")),
-                       wall_time_hours=args.wall_time_hours,
-                       **({"note": args.note} if args.note else {})),
+                       wall_time_hours=wall_time_hours,
+                       **({"note": note} if note else {})),
       "sample_photo_bytes": len(model_codec.compress(sample)),
       "validation": {
-          "images": args.validation_name,
+          "images": validation_name,
           **{k: round(summary[k], 5) for k in
              ("bpp", "estimated_bpp", "psnr", "ms_ssim", "ms_ssim_db",
               "encoding_time", "decoding_time")}},
@@ -86,7 +99,7 @@ def main(args):
       -item[1]["channels"], item[1]["validation"]["bpp"])))
   with images.atomic_output(os.path.join(zoo.ZOO_DIR, "models.json")) as f:
     f.write((json.dumps(ordered, indent=2) + "\n").encode())
-  print(json.dumps(catalog[args.name], indent=2))
+  return catalog[name]
 
 
 if __name__ == "__main__":
