@@ -44,7 +44,7 @@ setup(
                                     "mnist_demo.*", "cae_admm",
                                     "content_weighted"]),
     package_data={"bls2017.zoo": ["*.npz", "*.json"]},
-    python_requires=">=3.9,<3.12",
+    python_requires=">=3.10,<3.12",
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": [

@@ -356,3 +356,4 @@ def test_promote_dry_run_ships_nothing_unfinished():
   assert result.returncode == 0, result.stderr
   assert "rgb-q4 -> bls2017-mse-4: keep the zoo (not finished)" in (
       result.stdout)
+

@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from bls2017.core import model_file
+from optional import import_or_skip
 from synthetic import synthetic_image
 from cli_helpers import run_cli
 
-jax = pytest.importorskip("jax", reason="the accel extra is not installed")
+jax = import_or_skip("jax", "accel")
 from bls2017.jax_twin import params_io, train  # pylint: disable=g-import-not-at-top
 
 

@@ -15,9 +15,10 @@ import pytest
 from bls2017.core import model_file
 from bls2017 import zoo
 from bls2017.paper.model import BLS2017Model
+from optional import import_or_skip
 from synthetic import synthetic_image
 
-jax = pytest.importorskip("jax", reason="the accel extra is not installed")
+jax = import_or_skip("jax", "accel")
 from bls2017.jax_twin import equivalence  # pylint: disable=g-import-not-at-top
 from bls2017.jax_twin import model as jax_model  # pylint: disable=g-import-not-at-top
 from bls2017.jax_twin import params_io  # pylint: disable=g-import-not-at-top

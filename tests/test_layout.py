@@ -106,3 +106,14 @@ def test_no_import_cycles(graph):
   for module in sorted(graph):
     if module not in state:
       visit(module)
+
+
+def test_an_extras_missing_module_skips_its_tests_except_in_ci(monkeypatch):
+  from optional import import_or_skip
+  monkeypatch.delenv("CI", raising=False)
+  with pytest.raises(pytest.skip.Exception, match="the accel extra"):
+    import_or_skip("no_such_module_of_an_extra", "accel")
+  monkeypatch.setenv("CI", "true")
+  with pytest.raises(ImportError):
+    import_or_skip("no_such_module_of_an_extra", "accel")
+  assert import_or_skip("json", "accel").dumps(1) == "1"

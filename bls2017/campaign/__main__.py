@@ -67,7 +67,7 @@ def parse_args(argv):
   p = sub.add_parser(
       "compare", help="Compare model files at one lambda on a set of "
       "images: mean bpp, PSNR, MS-SSIM and R + lambda D of each, and each "
-      "one's paired difference from the first with its 95 % interval.")
+      "one's paired difference from the first with its 95 %% interval.")
   p.add_argument("models", nargs="+", metavar="MODEL",
                  help="Model files; the first is the reference.")
   p.add_argument("--images", required=True,
