@@ -176,13 +176,21 @@ def test_data_parallel_over_two_devices_matches_one(tmp_path, pattern):
   one = jax_command(*flags, "--model_dir", tmp_path / "one")
   two = jax_command(*flags, "--model_dir", tmp_path / "two", devices=2)
   assert one.returncode == two.returncode == 0, one.stderr + two.stderr
-  name = "lambda-0.01.weights.npz"
-  single, _, _, _ = params_io.read(str(tmp_path / "one" / name))
-  sharded, _, _, metadata = params_io.read(str(tmp_path / "two" / name))
+  _, _, _, metadata = params_io.read(
+      str(tmp_path / "two" / "lambda-0.01.weights.npz"))
   assert metadata["hardware"].startswith("2 x ")
-  for key, value in single.items():
-    np.testing.assert_allclose(sharded[key], value, rtol=1e-3, atol=1e-3,
-                               err_msg=key)
+  # The float32 checkpoints (the weights files are float16): the sharded
+  # run took the same steps, and both moved away from the initial weights
+  # by far more than they differ.
+  single = checkpoint_arrays(ladder(tmp_path / "one", pattern))
+  sharded = checkpoint_arrays(ladder(tmp_path / "two", pattern))
+  initial = train.initial_params(ladder(tmp_path, pattern))
+  assert int(single["step"]) == int(sharded["step"]) == 3
+  for key, value in initial.items():
+    moved = np.max(np.abs(single[f"params/{key}"] - value))
+    apart = np.max(np.abs(sharded[f"params/{key}"] -
+                          single[f"params/{key}"]))
+    assert moved > 0 and apart <= 1e-3 * moved + 1e-6, (key, moved, apart)
   odd = jax_command(*flags[:-6], "--batchsize", "3", "--model_dir",
                     tmp_path / "odd", devices=2)
   assert odd.returncode == 1

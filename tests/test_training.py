@@ -177,6 +177,57 @@ cli.run()
   assert np.isfinite(trained.metadata["final_train_bpp"])
 
 
+# One SGD step of a deterministic LagrangianModel on one batch, on one
+# device and mirrored over two: equal only if train_step averages the
+# replicas' gradients (Adam would hide a factor of 2; SGD does not).
+_MIRRORED_STEP_SCRIPT = """
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bls2017.core import lagrangian, training
+
+class Toy(lagrangian.LagrangianModel):
+  def __init__(self):
+    super().__init__(lmbda=0.5)
+    self.dense = tf.keras.layers.Dense(
+        1, kernel_initializer=tf.keras.initializers.Constant(0.1))
+
+  def call(self, x, training=False):
+    y = self.dense(tf.reshape(x, (tf.shape(x)[0], -1)))
+    return tf.reduce_mean(tf.square(y)), tf.reduce_mean(tf.abs(y - 1.0))
+
+x = np.arange(4 * 6, dtype=np.float32).reshape(4, 6) / 10
+kernels = []
+for name in ("one_device", "mirrored"):
+  strategy = training.distribution_strategy(name)
+  with strategy.scope():
+    model = Toy()
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+  model.fit(x, batch_size=4, epochs=1, shuffle=False, verbose=0)
+  kernels.append(model.dense.kernel.numpy())
+  print(name, strategy.num_replicas_in_sync)
+moved = np.max(np.abs(kernels[0] - 0.1))
+apart = np.max(np.abs(kernels[1] - kernels[0]))
+print("moved", moved, "apart", apart)
+assert moved > 1e-2 and apart < 1e-6 * moved + 1e-7, (moved, apart)
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_step_averages_the_replicas_gradients():
+  import subprocess
+  import sys
+  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, "-c", _MIRRORED_STEP_SCRIPT],
+                          env=env, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0, result.stderr
+  assert "mirrored 2" in result.stdout
+
+
 def _train_flags(tmp_path, **overrides):
   pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
   flags = {"--train_glob": pattern, "--model_path": tmp_path / "m.npz",
