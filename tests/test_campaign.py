@@ -260,7 +260,12 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
   assert [(r["from_step"], r["to_step"]) for r in entry["runs"]] == [
       (0, 3), (3, 5), (5, 6)]
   assert [v["step"] for v in entry["validation"]] == [3, 6]
-  assert entry["validation"][0]["bpp"] > 0
+  for figures in entry["validation"]:
+    # Both weights validated; the top figures are the better's.
+    best = figures["weights"]
+    assert figures[best]["loss"] == min(figures["raw"]["loss"],
+                                        figures["ema"]["loss"])
+    assert figures["bpp"] == figures[best]["bpp"] > 0
 
 
 @pytest.mark.slow
@@ -273,6 +278,10 @@ def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
   assert not worker.run(plan.model("base"), ctx, _StopAfter(4))
   with pytest.raises(FileNotFoundError, match="parent base is not finished"):
     worker.run(plan.model("gray"), ctx, _StopAfter(10**6))
+  # A snapshot while training holds the training weights.
+  base = model_file.load(str(tmp_path / "snapshots" / "base.npz"))
+  assert base.metadata["campaign"]["weights"] == "raw"
+  assert not base.metadata["campaign"]["done"]
   lost = _context(tmp_path, plan, state="new_state")
   trainer = worker.Trainer(plan.model("base"), str(tmp_path / "t"))
   assert worker.start(trainer, lost) == "snapshot"
@@ -281,9 +290,14 @@ def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
   assert worker.run(plan.model("gray"), lost, _StopAfter(10**6))
   gray = model_file.load(str(tmp_path / "snapshots" / "gray.npz"))
   assert gray.model.channels == 1 and gray.model.gdn == "paper"
-  assert gray.metadata["campaign"] == {
-      "name": "gray", "step": 3, "done": True,
-      "hours": gray.metadata["campaign"]["hours"]}
+  campaign = gray.metadata["campaign"]
+  final = progress.read(lost.progress_path)["models"]["gray"][
+      "validation"][-1]
+  assert campaign == {"name": "gray", "step": 3, "done": True,
+                      "hours": campaign["hours"],
+                      "weights": final["weights"]}
+  assert gray.metadata["total_steps"] == 3 + 6
+  assert gray.metadata["warm_start"] == {"model": "base.npz"}
 
 
 def _campaign_command(*argv, cwd=ROOT):

@@ -27,7 +27,8 @@ def convergence(plan, content, path):
     axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
   axes[0].legend(fontsize=7)
-  figure.suptitle("Validation set, real bitstreams, EMA weights",
+  figure.suptitle("Validation set, real bitstreams; at each point the "
+                  "better of the training weights and their average",
                   fontsize=10)
   return plots.save(figure, path)
 

@@ -8,14 +8,17 @@
             of the step), noise = stateless U(-.5, .5) at (seed, step)
             --train_step--> Adam (global_clipnorm, EMA) on R + lambda D
             every few minutes: checkpoint;  at milestones: validate
-    stop:   checkpoint; snapshot SNAPSHOTS/NAME.npz (the EMA weights as a
-            model file, int8); when done, that file is the final model
+            at milestones and the last step: validate the training weights
+            and their EMA, and keep the better (R + lambda D)
+    stop:   checkpoint; snapshot SNAPSHOTS/NAME.npz (an int8 model file of
+            the training weights); when done, of the better weights: the
+            final model
 
 Because the batch, the noise and the learning rate are functions of the
 step, and the checkpoint holds weights, Adam's moments and the EMA, a run
 stopped anywhere and resumed computes what an uninterrupted run does.
-A snapshot keeps only the EMA weights (small enough to commit): resuming
-from one restarts Adam's moments, on the same schedule.
+A snapshot keeps only the weights (small enough to commit): resuming from
+one restarts Adam's moments and the EMA, on the same schedule.
 """
 
 import dataclasses
@@ -134,14 +137,16 @@ class Trainer:
     self.step.assign(step)
     return source
 
-  def ema_model(self):
-    """A copy of the model holding the EMA weights (what is evaluated and
-    shipped)."""
+  def copy(self, weights):
+    """A copy of the model holding the "raw" (training) or "ema" weights:
+    saving a model file rounds the model it saves, which must not be the
+    one in training."""
     model = BLS2017Model(self.plan.lmbda, self.plan.filters,
                          self.plan.channels, self.plan.gdn)
-    for variable, average in zip(model.trainable_variables,
-                                 self.ema_weights):
-      variable.assign(average)
+    source = (self.ema_weights if weights == "ema"
+              else self.model.trainable_variables)
+    for variable, value in zip(model.trainable_variables, source):
+      variable.assign(value)
     return model
 
 
@@ -227,6 +232,7 @@ def run(plan_model, ctx, stop=None):
   valid = evaluation.image_paths(os.path.join(ctx.data_dir,
                                               ctx.plan.data.valid))
   started = last_save = time.time()
+  final = None
   sums, count, tick = {}, 0, time.perf_counter()
   step = first
   while (step < plan_model.steps and time.time() < ctx.deadline
@@ -257,16 +263,16 @@ def run(plan_model, ctx, stop=None):
     if time.time() - last_save > ctx.plan.checkpoint_minutes * 60:
       trainer.manager.save()
       last_save = time.time()
-    if step in plan_model.milestones:
-      _milestone(trainer, ctx, state, valid, step, started)
+    if step in plan_model.milestones or step == plan_model.steps:
+      final = _milestone(trainer, ctx, state, valid, step, started)
       tick = time.perf_counter()
   trainer.manager.save()
   hours = (time.time() - started) / 3600
   done = step >= plan_model.steps
-  _snapshot(trainer, ctx, first, step, hours, done)
-  if done:
-    _milestone(trainer, ctx, state, valid, step, None,
-               path=ctx.snapshot_path(name))
+  if done and step == first:  # Resumed at the end: validate it now.
+    final = _milestone(trainer, ctx, state, valid, step, started)
+  _snapshot(trainer, ctx, first, step, hours, done,
+            final if done else None)
   how = "done" if done else "to be resumed"
   ctx.log(f"{name}: stopped at step {step} ({how}), {hours:.2f} h this run")
   return done
@@ -281,27 +287,41 @@ def _record_training(ctx, name, step, means, patchsize, seconds):
       entry["seconds_per_step"][str(patchsize)] = round(seconds, 4)
 
 
-def _milestone(trainer, ctx, state, valid, step, run_started, path=None):
-  """Validates the EMA weights at `step` and records the figures (with
-  the model's training hours: earlier runs' and this run's since
-  run_started; None: the entry's hours are up to date)."""
-  if path is None:
-    path = os.path.join(state, f"step-{step}.npz")
-    model_file.save(trainer.ema_model(), path, dtype=SNAPSHOT_DTYPE)
-  figures = validate(path, valid, trainer.plan.lmbda)
+WEIGHTS = ("raw", "ema")  # The training weights and their moving average.
+
+
+def _milestone(trainer, ctx, state, valid, step, run_started):
+  """Validates both weights at `step` and records the figures of each and,
+  at the top, of the better by R + lambda D (with the model's training
+  hours: earlier runs' and this run's since run_started; None: the
+  entry's hours are up to date). Returns the better's name and its file.
+
+  Early on the average lags far behind weights that still move fast, so
+  which is better is measured, not assumed.
+  """
+  figures, paths = {}, {}
+  for weights in WEIGHTS:
+    paths[weights] = os.path.join(state, f"step-{step}-{weights}.npz")
+    model_file.save(trainer.copy(weights), paths[weights],
+                    dtype=SNAPSHOT_DTYPE)
+    figures[weights] = validate(paths[weights], valid, trainer.plan.lmbda)
+  best = min(WEIGHTS, key=lambda w: figures[w]["loss"])
   ctx.log(f"{trainer.plan.name} step {step} validation: {figures}")
   with progress.entry(ctx.progress_path, trainer.plan.name) as entry:
     entry["validation"] = [v for v in entry["validation"]
                            if v["step"] != step]
     hours = entry["hours"] + (
         (time.time() - run_started) / 3600 if run_started else 0)
-    entry["validation"].append({"step": step, "hours": round(hours, 3)}
-                               | figures)
+    entry["validation"].append({"step": step, "hours": round(hours, 3),
+                                "weights": best} | figures[best] | figures)
     entry["validation"].sort(key=lambda v: v["step"])
+  return best, paths[best]
 
 
-def _snapshot(trainer, ctx, first, step, hours, done):
-  """Writes the EMA weights as a model file beside the plan, and the run."""
+def _snapshot(trainer, ctx, first, step, hours, done, final=None):
+  """Writes the snapshot beside the plan, and records the run: the
+  training weights to resume from or, when done, the final model (`final`:
+  the better weights' name and model file, from `_milestone`)."""
   plan_model = trainer.plan
   path = ctx.snapshot_path(plan_model.name)
   os.makedirs(ctx.snapshot_dir, exist_ok=True)
@@ -317,7 +337,10 @@ def _snapshot(trainer, ctx, first, step, hours, done):
                     ctx.plan, plan_model.name)}
     if plan_model.parent:
       metadata["warm_start"] = {"model": f"{plan_model.parent}.npz"}
-    model_file.save(trainer.ema_model(), path, dtype=SNAPSHOT_DTYPE,
+    weights = final[0] if final else "raw"
+    metadata["campaign"]["weights"] = weights
+    # Saved again (not copied) to record the metadata; the same int8 file.
+    model_file.save(trainer.copy(weights), path, dtype=SNAPSHOT_DTYPE,
                     metadata=metadata)
     entry.update(steps=step, hours=total_hours,
                  status="done" if done else "training",
