@@ -454,8 +454,9 @@ def test_readme_pruning_ablation_is_the_committed_result():
             "cae-nopruning.npz": "the same, trained and coded without "
                                  "pruning (`--nopruning`)"}
   assert ablation.table(results, labels) in readme
-  # The two models differ only in pruning, and pruning makes the latents
-  # sparser and the files smaller.
+  # The two models differ in pruning (and so in their data: without pruning
+  # there are no ADMM variables, and patches are drawn fresh every step),
+  # and pruning makes the latents sparser and the files smaller.
   assert (pruned["pruning"], unpruned["pruning"]) == (True, False)
   assert pruned["steps"] == unpruned["steps"] == first_run["steps"]
   assert unpruned["vs_first"]["zero_fraction"]["ci95"][1] < 0
