@@ -8,7 +8,7 @@ import pytest
 
 from bls2017 import benchmark, training_benchmark, zoo
 from bls2017.zoo import __main__ as zoo_command
-from cli_helpers import ROOT
+from cli_helpers import ROOT, documentation
 from conftest import make_model_file
 from synthetic import write_training_images
 
@@ -62,8 +62,7 @@ def test_readme_training_speed_table_is_the_committed_runs():
                            f"training_192x{patchsize}.json")) as f:
       results.append(json.load(f))
   assert all(r["config"]["num_filters"] == 192 for r in results)
-  with open(os.path.join(ROOT, "README.md")) as f:
-    readme = f.read()
+  readme = documentation()
   assert training_benchmark.readme_table(results) in readme
   # The README's reading: the matrix product is faster at both sizes, and
   # neither XLA nor bfloat16 convolutions make the step faster.
@@ -107,8 +106,7 @@ def test_readme_evaluate_timing_is_the_committed_run():
   def total(word):
     return sum(s for name, s in phases.items() if word in name)
 
-  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-    readme = " ".join(f.read().split())
+  readme = " ".join(documentation().split())
   assert (f"take {rows[0]['seconds']:.0f} s in all: "
           f"{total('model'):.0f} s for the models, {total('sweep'):.0f} s "
           f"for the four quality sweeps, {total('matching'):.0f} s for rate "
@@ -126,6 +124,5 @@ def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):
 def test_readme_validation_timing_is_the_committed_run():
   with open(os.path.join(ROOT, "docs", "rd", "timings.json")) as f:
     total = json.load(f)["total"]
-  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-    readme = " ".join(f.read().split())
+  readme = " ".join(documentation().split())
   assert f"its phases took {total:.0f} s on 2 cores" in readme

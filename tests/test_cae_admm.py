@@ -12,7 +12,8 @@ from cae_admm import codec as cae_codec
 from cae_admm import model as model_lib
 from cae_admm.model import CAEADMMModel
 from cli_helpers import (assert_cli_refuses_bad_bitstreams,
-                         assert_exported_codec_round_trips, run_main)
+                         assert_exported_codec_round_trips, documentation,
+                         run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
 from synthetic import synthetic_image, write_training_images
 
@@ -417,8 +418,7 @@ def test_readme_admm_ablation_table_is_the_committed_result():
   with open(os.path.join(ROOT, "docs", "related",
                          "cae_admm_modes_ablation.json")) as f:
     results = json.load(f)
-  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   labels = {"cae-admm-full.npz": "ADMM as built (`--admm full`)",
             "cae-admm-no_dual.npz": "U held at 0 (`--admm no_dual`)",
             "cae-admm-off.npz":
@@ -447,8 +447,7 @@ def test_readme_pruning_ablation_is_the_committed_result():
     results = json.load(f)
   with open(os.path.join(related, "cae_admm_modes_ablation.json")) as f:
     first_run = json.load(f)["cae-admm-full.npz"]
-  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   pruned, unpruned = results["cae-f0.1.npz"], results["cae-nopruning.npz"]
   labels = {"cae-f0.1.npz": "keep 10 %, ADMM and pruning (the defaults)",
             "cae-nopruning.npz": "the same, trained and coded without "

@@ -16,7 +16,7 @@ from PIL import Image
 from bls2017.campaign import photos
 from bls2017.campaign import plan as plan_lib
 from bls2017.campaign import progress
-from cli_helpers import ROOT
+from cli_helpers import ROOT, documentation
 from synthetic import synthetic_image
 
 
@@ -323,8 +323,7 @@ def test_bad_plan_is_a_one_line_error(tmp_path):
 
 def test_readme_gdn_comparison_is_the_committed_result():
   from bls2017.campaign import figures
-  with open(os.path.join(ROOT, "README.md")) as f:
-    readme = f.read()
+  readme = documentation()
   with open(os.path.join(ROOT, "campaign", "gdn_comparison.json")) as f:
     comparison = json.load(f)
   assert figures.gdn_comparison_table(comparison) in readme

@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from bls2017.core import codec as shared_codec, model_file
 from cli_helpers import (assert_cli_refuses_bad_bitstreams,
-                         assert_exported_codec_round_trips, run_main)
+                         assert_exported_codec_round_trips, documentation,
+                         run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
 from content_weighted import cli, context, importance, planes, sequential
 from content_weighted import codec as cw_codec
@@ -657,7 +658,7 @@ def _committed(*parts):
 
 def test_readme_ablation_and_decoder_tables_are_the_committed_results():
   from content_weighted import ablation, benchmark
-  readme = _committed("README.md")
+  readme = documentation()
   results = _committed("docs", "related", "content_weighted_ablation.json")
   assert ablation.table(results, {
       "cw-l0.01.npz": "content-weighted λ = 0.01, importance map",
@@ -705,7 +706,7 @@ def test_readme_ablation_and_decoder_tables_are_the_committed_results():
 
 def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
   from content_weighted import ablation
-  readme = " ".join(_committed("README.md").split())
+  readme = " ".join(documentation().split())
   results = _committed("docs", "related",
                        "content_weighted_mechanisms_ablation.json")
   labels = {
@@ -714,7 +715,7 @@ def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
                               "(`--relaxed_fraction=0.5`)",
       "cw-dense-l0.01.npz": "dense-block transforms (`--transform=dense`)"}
   assert ablation.table(results, labels, ablation.MECHANISM_FIGURES) in (
-      _committed("README.md"))
+      documentation())
   assert {figures["steps"] for figures in results.values()} == {2000}
   relaxed = results["cw-relaxed-l0.01.npz"]
   assert results["cw-relaxed-l0.01.npz"]["relaxed_until"] == 1000
@@ -739,7 +740,7 @@ def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
 
 def test_readme_map_coding_table_and_its_reading_are_the_committed_result():
   from content_weighted import ablation
-  readme = " ".join(_committed("README.md").split())
+  readme = " ".join(documentation().split())
   results = _committed("docs", "related",
                        "content_weighted_map_ablation.json")
   labels = {"cw-l0.01.npz": "map under its fitted factorized tables "
@@ -747,7 +748,7 @@ def test_readme_map_coding_table_and_its_reading_are_the_committed_result():
             "cw-map-l0.01.npz": "map in the context model's volume "
                                 "(`--map_model=context`)"}
   assert ablation.table(results, labels, ablation.MAP_FIGURES) in (
-      _committed("README.md"))
+      documentation())
   base, in_volume = (results[name] for name in labels)
   assert (base["map_model"], in_volume["map_model"]) == ("factorized",
                                                          "context")

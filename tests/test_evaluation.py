@@ -11,7 +11,7 @@ from PIL import Image
 from bls2017.core import baselines, codec, evaluation, metrics, model_file
 from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
-from cli_helpers import run_cli
+from cli_helpers import documentation, run_cli
 
 
 @pytest.mark.slow
@@ -275,8 +275,7 @@ def test_readme_bd_table_is_the_committed_results():
     with open(os.path.join(root, "docs", "rd", name)) as f:
       results[anchor] = json.load(f)
     assert results[anchor]["anchor"] == anchor
-  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   assert evaluation.bd_table("bls2017", results, README_ANCHORS) in readme
 
 
@@ -296,8 +295,7 @@ def test_readme_related_table_is_the_committed_results():
   merged = evaluation.read_results(
       [os.path.join(root, "docs", "related", f"{method}.json")
        for method in RELATED_SETTINGS])
-  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   assert evaluation.curves_table(merged, RELATED_SETTINGS) in readme
   # The decoding times the text gives.
   def seconds(methods, digits):
@@ -394,8 +392,7 @@ def test_readme_rate_matched_table_is_the_committed_results():
     per_image = list(csv.DictReader(f))
   with open(os.path.join(root, "docs", "rd", "rate_matched.csv")) as f:
     matched = list(csv.DictReader(f))
-  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   assert evaluation.rate_matched_table("bls2017-mse-4", per_image,
                                        matched) in readme
 
@@ -456,8 +453,7 @@ def test_readme_20k_comparison_is_the_committed_results():
   for folder in (out, os.path.join(out, "content_weighted")):
     with open(os.path.join(folder, "training.json")) as f:
       records += json.load(f)["models"]
-  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   assert evaluation.curves_table(merged, RELATED_20K_SETTINGS) in readme
   assert evaluation.bd_methods_table(
       bd, {"cae_admm": "CAE-ADMM", "content_weighted": "content-weighted",

@@ -9,6 +9,7 @@ import pytest
 from bls2017.core import model_file, stored_weights
 from bls2017 import zoo
 from bls2017.zoo import compaction
+from cli_helpers import documentation
 from conftest import make_model_file
 
 
@@ -61,7 +62,6 @@ def test_readme_compaction_table_is_the_committed_result():
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   with open(os.path.join(root, "docs", "zoo", "compaction.json")) as f:
     result = json.load(f)
-  with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
-    readme = f.read()
+  readme = documentation()
   assert compaction.markdown_table(result) in readme
   assert len(result["models"]) == len(zoo.catalog())
