@@ -270,10 +270,10 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
 
 @pytest.mark.slow
 def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
-    tmp_path):
+    tmp_path, monkeypatch):
   from bls2017.campaign import worker
   from bls2017.core import model_file
-  plan = _campaign(tmp_path)
+  plan = _campaign(tmp_path, zoo="toy-1")
   ctx = _context(tmp_path, plan)
   assert not worker.run(plan.model("base"), ctx, _StopAfter(4))
   with pytest.raises(FileNotFoundError, match="parent base is not finished"):
@@ -298,6 +298,23 @@ def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
                       "weights": final["weights"]}
   assert gray.metadata["total_steps"] == 3 + 6
   assert gray.metadata["warm_start"] == {"model": "base.npz"}
+  # Promotion: into an empty zoo, the finished base (which has a zoo name)
+  # enters, int8, with its runs; the gray model (none) does not.
+  from bls2017 import zoo
+  from bls2017.campaign import promote
+  monkeypatch.setattr(zoo, "ZOO_DIR", str(tmp_path / "zoo"))
+  (tmp_path / "zoo").mkdir()
+  content = progress.read(lost.progress_path)
+  assert promote.promote(plan, content, lost.snapshot_dir,
+                         str(tmp_path / "data" / "valid"),
+                         log=lambda *_: None) == ["base"]
+  entry = zoo.catalog()["toy-1"]
+  assert entry["gdn"] == "paper" and entry["num_filters"] == 8
+  assert [r["to_step"] for r in entry["training"]["runs"]] == [4, 6]
+  assert entry["training"]["runs"][0]["machine"]["commit"] != ""
+  with np.load(tmp_path / "zoo" / "toy-1.npz") as shipped:
+    assert any(name.startswith("scale_") or name.startswith("weight_")
+               for name in shipped.files)
 
 
 def _campaign_command(*argv, cwd=ROOT):

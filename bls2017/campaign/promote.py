@@ -34,7 +34,9 @@ def curve_psnr(curve, bpp):
 def shipped_curve(channels, catalog=None):
   """[(bpp, psnr)] of the zoo's models with `channels` on the validation
   set."""
-  catalog = catalog if catalog is not None else zoo.catalog()
+  if catalog is None:  # An empty zoo has no models.json yet.
+    catalog = zoo.catalog() if os.path.exists(
+        os.path.join(zoo.ZOO_DIR, "models.json")) else {}
   return [(e["validation"]["bpp"], e["validation"]["psnr"])
           for e in catalog.values() if e["channels"] == channels]
 
@@ -105,6 +107,8 @@ def promote(plan, content, snapshot_dir, valid_dir, dry_run=False,
           round(chain_hours(plan, content, model.name), 2),
           note=f"Campaign model {model.name} (campaign/plan.json); "
           "wall_time_hours counts its chain from random weights.",
-          weights_dtype="int8")
+          weights_dtype="int8",
+          # Each run's steps, hours, machine and the trainer's commit.
+          record={"runs": entry.get("runs", [])})
       shipped.append(model.name)
   return shipped

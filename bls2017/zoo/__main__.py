@@ -60,9 +60,10 @@ def main(args):
 
 def ship(name, model_path, validation_images, hardware, wall_time_hours,
          validation_name=zoo.VALIDATION_SET, total_steps=None, note=None,
-         weights_dtype="float16"):
+         weights_dtype="float16", record=None):
   """Writes model_path as zoo model `name` and its models.json entry (see
-  the module's docstring); returns the entry."""
+  the module's docstring); returns the entry. record: more of the
+  training to record (e.g. the campaign's runs)."""
   # Written afresh rather than copied, so the shipped tables are built by
   # this version's BLS2017Model.coding_tables.
   source = model_file.load(model_path)
@@ -87,7 +88,7 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
                        total_steps=total_steps or loaded.metadata.get(
                            "total_steps", loaded.metadata.get("steps")),
                        wall_time_hours=wall_time_hours,
-                       **({"note": note} if note else {})),
+                       **({"note": note} if note else {}), **(record or {})),
       "sample_photo_bytes": len(model_codec.compress(sample)),
       "validation": {
           "images": validation_name,
