@@ -387,3 +387,15 @@ def test_promote_dry_run_ships_nothing_unfinished():
   assert "rgb-q4 -> bls2017-mse-4: keep the zoo (not finished)" in (
       result.stdout)
 
+
+
+def test_convergence_figure_of_the_validation_points(tmp_path):
+  from bls2017.campaign import figures
+  plan = plan_lib.parse(_plan_content())
+  content = {"models": {"base": dict(progress.empty_entry(), validation=[
+      {"step": s, "bpp": b, "psnr": p, "loss": b + 0.01 * 255 ** 2 /
+       10 ** (p / 10), "weights": "raw"}
+      for s, b, p in ((1000, 1.2, 24.0), (2000, 0.9, 26.5))])}}
+  path = figures.convergence(plan, content, str(tmp_path / "c.png"))
+  with Image.open(path) as image:
+    assert image.width > 2 * image.height
