@@ -58,7 +58,7 @@ def test_training_benchmark_times_every_part(tmp_path):
 def test_readme_training_speed_table_is_the_committed_runs():
   results = []
   for patchsize in (128, 256):
-    with open(os.path.join(ROOT, "docs", "benchmarks",
+    with open(os.path.join(ROOT, "results", "benchmarks",
                            f"training_192x{patchsize}.json")) as f:
       results.append(json.load(f))
   assert all(r["config"]["num_filters"] == 192 for r in results)
@@ -97,7 +97,7 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
 
 
 def test_readme_evaluate_timing_is_the_committed_run():
-  with open(os.path.join(ROOT, "docs", "benchmarks",
+  with open(os.path.join(ROOT, "results", "benchmarks",
                          "evaluate_768x512.json")) as f:
     rows = json.load(f)
   phases = {row["what"].removeprefix("phase: "): row["seconds"]
@@ -122,7 +122,7 @@ def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):
 
 
 def test_readme_validation_timing_is_the_committed_run():
-  with open(os.path.join(ROOT, "docs", "rd", "timings.json")) as f:
+  with open(os.path.join(ROOT, "results", "rd", "timings.json")) as f:
     total = json.load(f)["total"]
   readme = " ".join(documentation().split())
   assert f"its phases took {total:.0f} s on 2 cores" in readme

@@ -415,7 +415,7 @@ def test_readme_admm_ablation_table_is_the_committed_result():
   from cae_admm import ablation  # pylint: disable=import-outside-toplevel
   from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
   import os  # pylint: disable=import-outside-toplevel
-  with open(os.path.join(ROOT, "docs", "related",
+  with open(os.path.join(ROOT, "results", "related",
                          "cae_admm_modes_ablation.json")) as f:
     results = json.load(f)
   readme = documentation()
@@ -430,7 +430,7 @@ def test_readme_admm_ablation_table_is_the_committed_result():
   steps = {figures["steps"] for figures in results.values()}
   assert len(steps) == 1 and f"{steps.pop():,} steps of" in readme
   # The earlier implementation's gain is quoted from its own file.
-  with open(os.path.join(ROOT, "docs", "related",
+  with open(os.path.join(ROOT, "results", "related",
                          "cae_admm_modes_ablation_batch_dual.json")) as f:
     off = json.load(f)["cae-admm-off.npz"]["vs_first"]["psnr"]
   low, high = sorted(-bound for bound in off["ci95"])
@@ -442,7 +442,7 @@ def test_readme_pruning_ablation_is_the_committed_result():
   from cae_admm import ablation  # pylint: disable=import-outside-toplevel
   from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
   import os  # pylint: disable=import-outside-toplevel
-  related = os.path.join(ROOT, "docs", "related")
+  related = os.path.join(ROOT, "results", "related")
   with open(os.path.join(related, "cae_admm_ablation.json")) as f:
     results = json.load(f)
   with open(os.path.join(related, "cae_admm_modes_ablation.json")) as f:

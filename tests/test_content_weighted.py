@@ -659,7 +659,7 @@ def _committed(*parts):
 def test_readme_ablation_and_decoder_tables_are_the_committed_results():
   from content_weighted import ablation, benchmark
   readme = documentation()
-  results = _committed("docs", "related", "content_weighted_ablation.json")
+  results = _committed("results", "related", "content_weighted_ablation.json")
   assert ablation.table(results, {
       "cw-l0.01.npz": "content-weighted λ = 0.01, importance map",
       "cw-nomap-l0.01.npz": "the same without importance map"}) in readme
@@ -693,7 +693,7 @@ def test_readme_ablation_and_decoder_tables_are_the_committed_results():
   assert f"{overhead:.1f} % above their information content" in (
       " ".join(readme.split()))
   # The decoders' table, and the ratios the text gives for it.
-  timings = _committed("docs", "benchmarks", "content_weighted_decoders.json")
+  timings = _committed("results", "benchmarks", "content_weighted_decoders.json")
   assert benchmark.table(timings) in readme
   rows = timings["by_kept_fraction"].values()
   ratios = [row["volume"]["decode_s"] / row["windows"]["decode_s"]
@@ -707,7 +707,7 @@ def test_readme_ablation_and_decoder_tables_are_the_committed_results():
 def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
   from content_weighted import ablation
   readme = " ".join(documentation().split())
-  results = _committed("docs", "related",
+  results = _committed("results", "related",
                        "content_weighted_mechanisms_ablation.json")
   labels = {
       "cw-l0.01.npz": "GDN transforms, band gradient (the model above)",
@@ -724,9 +724,9 @@ def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
   more_db = relaxed["vs_first"]["psnr"]["mean"]
   assert f"(+{more_bpp:.3f} bpp) for +{more_db:.2f} dB" in readme
   # "About what the GDN models' curve gives for that much rate": the
-  # comparison's curve (docs/related/content_weighted.json), its slope
+  # comparison's curve (results/related/content_weighted.json), its slope
   # between the two upper points, which bracket the models.
-  curve = _committed("docs", "related", "content_weighted.json")["results"]
+  curve = _committed("results", "related", "content_weighted.json")["results"]
   (b0, b1), (p0, p1) = curve["bpp"][-2:], curve["psnr-rgb"][-2:]
   slope = (p1 - p0) / (b1 - b0)
   assert (f"{b0:.3f} bpp / {p0:.2f} dB and {b1:.3f} bpp / {p1:.2f} dB"
@@ -741,7 +741,7 @@ def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
 def test_readme_map_coding_table_and_its_reading_are_the_committed_result():
   from content_weighted import ablation
   readme = " ".join(documentation().split())
-  results = _committed("docs", "related",
+  results = _committed("results", "related",
                        "content_weighted_map_ablation.json")
   labels = {"cw-l0.01.npz": "map under its fitted factorized tables "
                             "(default)",

@@ -272,7 +272,7 @@ def test_readme_bd_table_is_the_committed_results():
   results = {}
   for anchor in README_ANCHORS:
     name = "bd.json" if anchor == "jpeg" else f"bd_{anchor}.json"
-    with open(os.path.join(root, "docs", "rd", name)) as f:
+    with open(os.path.join(root, "results", "rd", name)) as f:
       results[anchor] = json.load(f)
     assert results[anchor]["anchor"] == anchor
   readme = documentation()
@@ -293,7 +293,7 @@ RELATED_SETTINGS = {
 def test_readme_related_table_is_the_committed_results():
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   merged = evaluation.read_results(
-      [os.path.join(root, "docs", "related", f"{method}.json")
+      [os.path.join(root, "results", "related", f"{method}.json")
        for method in RELATED_SETTINGS])
   readme = documentation()
   assert evaluation.curves_table(merged, RELATED_SETTINGS) in readme
@@ -388,9 +388,9 @@ def test_evaluate_grayscale_model_on_luma_and_relaxed_vs_real(
 
 def test_readme_rate_matched_table_is_the_committed_results():
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  with open(os.path.join(root, "docs", "rd", "per_image.csv")) as f:
+  with open(os.path.join(root, "results", "rd", "per_image.csv")) as f:
     per_image = list(csv.DictReader(f))
-  with open(os.path.join(root, "docs", "rd", "rate_matched.csv")) as f:
+  with open(os.path.join(root, "results", "rd", "rate_matched.csv")) as f:
     matched = list(csv.DictReader(f))
   readme = documentation()
   assert evaluation.rate_matched_table("bls2017-mse-4", per_image,
@@ -428,9 +428,9 @@ def test_ablation_table_gives_means_then_differences_with_intervals():
       "| B | -0.500 [-0.500, -0.500] | -1.50 [-7.85, +4.85] |"]  # t(1) 12.71
 
 
-# The 20,000-step comparison (docs/related/train_comparison.sh): each
+# The 20,000-step comparison (results/related/train_comparison.sh): each
 # system's points in rate order, and their settings. The content-weighted
-# models were evaluated on their own (docs/related/20k/content_weighted/)
+# models were evaluated on their own (results/related/20k/content_weighted/)
 # and merged into the others' curves and BD figures by `bls2017 plot`.
 RELATED_20K_SETTINGS = {
     "bls2017": ("bls2017", [f"λ = {v}" for v in
@@ -444,7 +444,7 @@ RELATED_20K_SETTINGS = {
 
 def test_readme_20k_comparison_is_the_committed_results():
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  out = os.path.join(root, "docs", "related", "20k")
+  out = os.path.join(root, "results", "related", "20k")
   merged = evaluation.read_results(
       [os.path.join(out, f"{method}.json") for method in RELATED_20K_SETTINGS])
   with open(os.path.join(out, "bd.json")) as f:

@@ -36,10 +36,10 @@ def test_committed_notebooks_carry_no_stale_outputs():
 
 
 def test_executed_copies_run_the_committed_code():
-  """docs/notebooks/ holds normal-mode runs of exactly the notebooks' code."""
+  """results/notebooks/ holds normal-mode runs of exactly the notebooks' code."""
   for name in ("mnist_compression.ipynb", "bls2017_paper.ipynb"):
     sources = []
-    for folder in ("notebooks", os.path.join("docs", "notebooks")):
+    for folder in ("notebooks", os.path.join("results", "notebooks")):
       notebook = nbformat.read(os.path.join(ROOT, folder, name), 4)
       sources.append([c.source for c in notebook.cells
                       if c.cell_type == "code"])
@@ -48,7 +48,7 @@ def test_executed_copies_run_the_committed_code():
                    for o in c.outputs]
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
         assert not any(o.output_type == "error" for o in outputs), name
-    assert sources[0] == sources[1], f"docs/notebooks/{name} is stale"
+    assert sources[0] == sources[1], f"results/notebooks/{name} is stale"
 
 
 def test_mnist_notebook(mnist_dir, tmp_path):  # noqa: F811

@@ -60,7 +60,7 @@ def test_int8_model_file_builds_its_tables_from_what_it_stores(tmp_path):
 
 def test_readme_compaction_table_is_the_committed_result():
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  with open(os.path.join(root, "docs", "zoo", "compaction.json")) as f:
+  with open(os.path.join(root, "results", "zoo", "compaction.json")) as f:
     result = json.load(f)
   readme = documentation()
   assert compaction.markdown_table(result) in readme

@@ -39,7 +39,7 @@ from bls2017.paper import train as paper_train
 from bls2017.paper.model import BLS2017Model
 
 LOG_EVERY = 100  # Steps between log lines and progress updates.
-SNAPSHOT_DTYPE = "int8"  # ~0.01 dB from float16 (docs/zoo/compaction.json).
+SNAPSHOT_DTYPE = "int8"  # ~0.01 dB from float16 (results/zoo/compaction.json).
 
 
 class StepSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):

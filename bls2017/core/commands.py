@@ -147,7 +147,7 @@ def add_codec_parsers(subparsers, shipped=True):
   p.add_argument("--model", "--model_path", dest="models", action="append",
                  help="Model file or shipped model name; repeat for several."
                  " Default: the shipped RGB models.")
-  p.add_argument("--output_dir", default="results",
+  p.add_argument("--output_dir", default="rd_out",
                  help="Where to write JSON and CSV.")
   p.add_argument("--codecs", default="jpeg,jpeg2000,webp,avif",
                  help="Classical codecs to sweep and rate-match (comma-"
@@ -167,7 +167,7 @@ def add_codec_parsers(subparsers, shipped=True):
       "same method are merged into one curve. Writes OUTPUT_DIR/METHOD.json "
       "(points in rate order), bd.json and rd_psnr.png, rd_msssim.png.")
   p.add_argument("results", nargs="+", help="Results JSON files.")
-  p.add_argument("--output_dir", default="results",
+  p.add_argument("--output_dir", default="rd_out",
                  help="Where to write JSON and plots.")
   p.add_argument("--anchor", default="jpeg",
                  help="Method that BD-rates are computed against.")

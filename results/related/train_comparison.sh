@@ -2,7 +2,7 @@
 # The 20,000-step comparison of the three systems on equal terms: the
 # commands that train its models, and that re-run resume them.
 #
-#   docs/related/train_comparison.sh TRAIN_DIR OUT_DIR [JOBS [SYSTEMS]]
+#   results/related/train_comparison.sh TRAIN_DIR OUT_DIR [JOBS [SYSTEMS]]
 #
 # TRAIN_DIR: the training photographs (PNG, searched recursively);
 # OUT_DIR: model files, checkpoints and logs (outside the checkout);
@@ -29,12 +29,12 @@
 # checkpoint (every 500 steps). Then, on the validation images:
 #
 #   bls2017 evaluate VALID_DIR --model OUT_DIR/bls-l0.001.npz --model ...
-#     --codecs jpeg --anchor bls2017 --output_dir docs/related/20k
+#     --codecs jpeg --anchor bls2017 --output_dir results/related/20k
 #
 # (the content-weighted models were evaluated on their own, with
-# --codecs '' --output_dir docs/related/20k/content_weighted, and their
+# --codecs '' --output_dir results/related/20k/content_weighted, and their
 # curve merged with the others' by `bls2017 plot ... --anchor bls2017
-# --output_dir docs/related/20k`).
+# --output_dir results/related/20k`).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   sed -n '5,13p' "$0" | cut -c3- >&2
