@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bls2017.core import baselines, codec, evaluation, metrics, model_file
+from bls2017.core import (baselines, codec, evaluation, metrics, model_file,
+                          timing)
 from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 from cli_helpers import documentation, run_cli
@@ -20,8 +21,16 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
   for k, (h, w) in enumerate([(40, 56), (170, 180)]):
     Image.fromarray(synthetic_image(h, w)).save(tmp_path / f"{k}.png")
   out = tmp_path / "results"
+  # A published curve, with no seconds, compared and drawn beside them.
+  reference = tmp_path / "published" / "paper.json"
+  reference.parent.mkdir()
+  reference.write_text(json.dumps({
+      "name": "paper", "description": "The paper's curve", "source": "x",
+      "results": {"bpp": [0.1, 2.0], "psnr-rgb": [20.0, 40.0],
+                  "ms-ssim-rgb": [0.8, 0.99]}}))
   assert run_cli("evaluate", tmp_path, "--model", rgb_model_path,
-                 "--output_dir", out, "--codecs", "jpeg,jpeg2000") == 0
+                 "--output_dir", out, "--codecs", "jpeg,jpeg2000",
+                 "--anchor", "jpeg,paper", "--reference", reference) == 0
   # Every phase shows progress, labelled by model and codec.
   progress = capsys.readouterr().err
   for label in (rgb_model_path, "jpeg quality sweep",
@@ -41,11 +50,24 @@ def test_evaluate_tiny_model_on_two_images(rgb_model_path, tmp_path,
   assert len(jpeg["results"]["bpp"]) == len(baselines.SWEEP["jpeg"])
   assert sorted(jpeg["results"]["bpp"]) == jpeg["results"]["bpp"]
   bd = json.loads((out / "bd.json").read_text())
-  assert bd["anchor"] == "jpeg" and "jpeg2000" in bd
+  assert bd["anchor"] == "jpeg" and {"jpeg2000", "bls2017", "paper"} <= set(bd)
+  bd_paper = json.loads((out / "bd_paper.json").read_text())
+  assert bd_paper["anchor"] == "paper"
+  assert "bls2017" in bd_paper  # One point: no BD figure (NaN).
+  assert np.isfinite(bd_paper["jpeg"]["bd_psnr"])
+  assert not (out / "paper.json").exists()  # The reference stays as it is.
+  # Every file says where it was measured.
+  machine = timing.machine()
+  for name in ("bls2017.json", "jpeg.json", "timings.json",
+               "training.json"):
+    recorded = json.loads((out / name).read_text())["machine"]
+    assert recorded["cpu"] == machine["cpu"], name
+    assert recorded["codec_libraries"] == machine["codec_libraries"], name
+  assert bd["machines"] == bd_paper["machines"] == [recorded]
   matched = list(csv.DictReader(open(out / "rate_matched.csv")))
   assert len(matched) == 4  # 2 images x 2 codecs.
   result = json.loads((out / "bls2017.json").read_text())
-  assert set(result) == {"name", "description", "results"}
+  assert set(result) == {"name", "description", "results", "machine"}
   assert set(result["results"]) == {"bpp", "psnr-rgb", "ssim-rgb",
                                     "ms-ssim-rgb", "encoding_time",
                                     "decoding_time"}
@@ -237,15 +259,32 @@ def test_plot_merges_runs_of_one_method_into_one_curve(tmp_path):
                          [0.8 * r for r in rates[2:]], psnrs[2:]),
            _results_file(tmp_path / "b.json", "mine",
                          [0.8 * r for r in rates[:2]], psnrs[:2])]
+  # Where each run was measured, carried into the merged file.
+  content = json.loads(open(files[1]).read())
+  content["machine"] = {"cpu": "somewhere"}
+  open(files[1], "w").write(json.dumps(content))
+  # A published curve (no seconds) at half the anchor's rates.
+  published = tmp_path / "published.json"
+  published.write_text(json.dumps({
+      "name": "paper", "description": "The paper", "source": "its file",
+      "results": {"bpp": [0.5 * r for r in rates], "psnr-rgb": psnrs,
+                  "ms-ssim-rgb": [1 - 10 ** (-p / 20) for p in psnrs]}}))
   out = tmp_path / "merged"
-  assert run_cli("plot", *files, "--anchor", "jpeg",
+  assert run_cli("plot", *files, published, "--anchor", "jpeg,paper",
                  "--output_dir", out) == 0
   merged = json.loads((out / "mine.json").read_text())
   assert merged["results"]["bpp"] == [0.8 * r for r in rates]
   assert merged["results"]["psnr-rgb"] == psnrs
+  assert merged["machines"] == [{"cpu": "somewhere"}]
   bd = json.loads((out / "bd.json").read_text())
   assert np.isclose(bd["mine"]["bd_rate_psnr"], -20.0, atol=1e-6)
   assert np.isclose(bd["mine"]["bd_rate_ms_ssim_db"], -20.0, atol=1e-6)
+  assert bd["machines"] == [{"cpu": "somewhere"}]
+  bd_paper = json.loads((out / "bd_paper.json").read_text())
+  assert np.isclose(bd_paper["mine"]["bd_rate_psnr"], 60.0, atol=1e-6)
+  paper = json.loads((out / "paper.json").read_text())
+  assert paper["source"] == "its file" and "machines" not in paper
+  assert "encoding_time" not in paper["results"]
   for name in ("rd_psnr.png", "rd_msssim.png"):
     assert (out / name).stat().st_size > 5000, name
 
@@ -346,7 +385,7 @@ def test_results_files_without_ssim_still_merge(tmp_path):
   for content in (old, new):
     paths.append(tmp_path / f"{content['name']}.json")
     paths[-1].write_text(json.dumps(content))
-  evaluation.merge_results(paths, "old", tmp_path / "merged")
+  evaluation.merge_results(paths, ["old"], tmp_path / "merged")
   merged_old = json.loads((tmp_path / "merged" / "old.json").read_text())
   merged_new = json.loads((tmp_path / "merged" / "new.json").read_text())
   assert "ssim-rgb" not in merged_old["results"]

@@ -153,7 +153,14 @@ def add_codec_parsers(subparsers, shipped=True):
                  help="Classical codecs to sweep and rate-match (comma-"
                  "separated; empty for none).")
   p.add_argument("--anchor", default="jpeg",
-                 help="Method that BD-rates are computed against.")
+                 help="Methods that BD-rates are computed against (comma-"
+                 "separated): bd.json against the first, bd_ANCHOR.json "
+                 "against each other.")
+  p.add_argument("--reference", dest="references", action="append",
+                 default=[], metavar="FILE",
+                 help="A published curve (results JSON in CompressAI's "
+                 "layout with a \"source\"), drawn in the plots and "
+                 "compared by BD-rate; repeat for several.")
   p.add_argument("--relaxed_vs_real", type=int, default=0, metavar="N",
                  help="Also compare relaxed (noise) and real (rounded, "
                  "range-coded) rate and MSE of the first model on N random "
@@ -170,23 +177,34 @@ def add_codec_parsers(subparsers, shipped=True):
   p.add_argument("--output_dir", default="rd_out",
                  help="Where to write JSON and plots.")
   p.add_argument("--anchor", default="jpeg",
-                 help="Method that BD-rates are computed against.")
+                 help="Methods that BD-rates are computed against (comma-"
+                 "separated): bd.json against the first, bd_ANCHOR.json "
+                 "against each other.")
   p.set_defaults(command=_plot)
 
-def _print_bd(bd, anchor):
-  for method, figures in bd.items():
-    print(f"BD vs {anchor}: {method:<10} " + "  ".join(
-        f"{k} {v:+.2f} (overlap {figures[k + '_overlap']:.0%})"
-        for k, v in figures.items() if not k.endswith("_overlap")))
+def _print_bd(bd):
+  for anchor, methods in bd.items():
+    for method, figures in methods.items():
+      print(f"BD vs {anchor}: {method:<10} " + "  ".join(
+          f"{k} {v:+.2f} (overlap {figures[k + '_overlap']:.0%})"
+          for k, v in figures.items() if not k.endswith("_overlap")))
+
+
+def _anchors(args):
+  anchors = [a for a in args.anchor.split(",") if a]
+  if not anchors:
+    raise UsageError("--anchor names no method.")
+  return anchors
 
 
 def _plot(args):
   from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
   try:
-    bd = evaluation.merge_results(args.results, args.anchor, args.output_dir)
+    bd = evaluation.merge_results(args.results, _anchors(args),
+                                  args.output_dir)
   except evaluation.ResultsError as e:
     raise UsageError(str(e)) from None
-  _print_bd(bd, args.anchor)
+  _print_bd(bd)
   print(f"Wrote {args.output_dir}")
 
 
@@ -262,9 +280,15 @@ def _evaluate(args):
   if unknown:
     raise UsageError(f"unknown --codecs {', '.join(sorted(unknown))} "
                      f"(known: {', '.join(baselines.CODECS)}).")
+  anchors = _anchors(args)
+  try:  # Read before the long work: a bad file fails at once.
+    evaluation.read_results(args.references)
+  except evaluation.ResultsError as e:
+    raise UsageError(str(e)) from None
   codecs = [load_codec(name) for name in names]
   curves, bd = evaluation.run(codecs, names, paths, baseline_codecs,
-                              args.anchor, args.output_dir)
+                              anchors, args.output_dir,
+                              references=args.references)
   print(f"{'method':<30}{'bpp':>8}{'est.bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}"
         f"{'(dB)':>7}{'enc s':>8}{'dec s':>8}")
   for method, summaries in curves.items():
@@ -274,7 +298,7 @@ def _evaluate(args):
             f"{s.get('estimated_bpp', float('nan')):>8.4f}"
             f"{s['psnr']:>8.2f}{s['ms_ssim']:>9.4f}{s['ms_ssim_db']:>7.2f}"
             f"{s['encoding_time']:>8.4f}{s['decoding_time']:>8.4f}")
-  _print_bd(bd, args.anchor)
+  _print_bd(bd)
   if args.relaxed_vs_real:
     summary = evaluation.write_relaxed_vs_real(
         codecs[0], names[0], paths, args.output_dir, args.relaxed_vs_real)

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from bls2017.core import baselines, bitstream, images, metrics
+from bls2017.core import baselines, bitstream, images, metrics, timing
 
 from tqdm import tqdm
 
@@ -297,17 +297,22 @@ def write_csv(path, rows):
     f.write(buffer.getvalue().encode())
 
 
-def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
-        progress=True):
+def run(codecs, names, paths, baseline_codecs, anchors, output_dir,
+        progress=True, references=()):
   """Evaluates models and classical codecs; writes JSON, CSV and plots.
 
   codecs: list of loaded bls2017 `codec.Codec`, named by `names`.
-  Returns {method: list of summaries} (one summary per rate point).
+  anchors: the methods BD-rates are computed against (`_write_bd`).
+  references: published curves' results files (CompressAI layout, with a
+    "source"), drawn in the plots and compared by BD-rate, not rewritten.
+  Every file written records the machine (`timing.machine`).
+  Returns ({method: list of summaries}, {anchor: {method: BD figures}}).
   """
   os.makedirs(output_dir, exist_ok=True)
+  machine = timing.machine()
   curves, rows, matched = {}, [], []
   per_model, descriptions = [], dict(baselines.DESCRIPTIONS)
-  clock = PhaseClock(os.path.join(output_dir, "timings.json"))
+  clock = PhaseClock(os.path.join(output_dir, "timings.json"), machine)
 
   def write_method(method):
     # Written as soon as a curve gains a point: a long run leaves results.
@@ -316,12 +321,14 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
       description += " (" + ", ".join(
           s["model"] for s in curves[method]) + ")"
     write_json(os.path.join(output_dir, f"{method}.json"),
-               compressai_json(method, description, curves[method]))
+               dict(compressai_json(method, description, curves[method]),
+                    machine=machine))
 
   if codecs:
     write_json(os.path.join(output_dir, "training.json"),
                {"models": [training_record(name, codec)
-                           for name, codec in zip(names, codecs)]})
+                           for name, codec in zip(names, codecs)],
+                "machine": machine})
   for name, codec in zip(names, codecs):
     with clock.phase(f"model {name}"):
       records = evaluate_codec(codec, paths, progress, label=name)
@@ -354,8 +361,13 @@ def run(codecs, names, paths, baseline_codecs, anchor, output_dir,
   if matched:
     write_csv(os.path.join(output_dir, "rate_matched.csv"), matched)
   with clock.phase("BD-rates and plots"):
-    bd = _write_bd(curves, anchor, output_dir)
-    _plot(curves, output_dir, len(paths))
+    compared = dict(curves)  # The measured curves and the published ones.
+    labels = {m: _method_label(m, m) for m in curves}
+    for method, (description, summaries) in read_results(references).items():
+      compared[method] = summaries
+      labels[method] = _method_label(method, description[0], published=True)
+    bd = _write_bd(compared, anchors, output_dir, [machine])
+    _plot(compared, output_dir, len(paths), labels)
     if codecs:
       visual_figure(codecs[0], paths[0], baseline_codecs,
                     os.path.join(output_dir, "visual.png"))
@@ -396,8 +408,8 @@ class PhaseClock:
   time), rewritten to a JSON file as each phase ends:
   {"phases": {name: seconds}, "total": seconds}."""
 
-  def __init__(self, path):
-    self.path, self.phases = path, {}
+  def __init__(self, path, machine=None):
+    self.path, self.phases, self.machine = path, {}, machine
 
   @contextlib.contextmanager
   def phase(self, name):
@@ -406,7 +418,9 @@ class PhaseClock:
     self.phases[name] = (self.phases.get(name, 0.) +
                          time.perf_counter() - start)
     write_json(self.path, {"phases": self.phases,
-                           "total": sum(self.phases.values())})
+                           "total": sum(self.phases.values()),
+                           **({"machine": self.machine} if self.machine
+                              else {})})
 
 
 def _rate_match(name, codec, baseline, paths, records, measured, read,
@@ -429,14 +443,23 @@ def _rate_match(name, codec, baseline, paths, records, measured, read,
                      disable=not progress))
 
 
-def _write_bd(curves, anchor, output_dir):
-  """{method: BD figures against `anchor`}, also written to bd.json; with
-  no curve of `anchor` there is nothing to compare, so no file."""
-  if anchor not in curves:
-    return {}
-  bd = {method: bd_metrics(curves[anchor], summaries)
-        for method, summaries in curves.items() if method != anchor}
-  write_json(os.path.join(output_dir, "bd.json"), {"anchor": anchor, **bd})
+def bd_file_name(anchor, first):
+  """bd.json against the first anchor, bd_ANCHOR.json against the others."""
+  return "bd.json" if first else f"bd_{anchor}.json"
+
+
+def _write_bd(curves, anchors, output_dir, machines):
+  """{anchor: {method: BD figures against it}}, each written to its file
+  (`bd_file_name`); an anchor with no curve has nothing to compare, so no
+  file."""
+  bd = {}
+  for k, anchor in enumerate(anchors):
+    if anchor not in curves:
+      continue
+    bd[anchor] = {method: bd_metrics(curves[anchor], summaries)
+                  for method, summaries in curves.items() if method != anchor}
+    write_json(os.path.join(output_dir, bd_file_name(anchor, k == 0)),
+               {"anchor": anchor, **bd[anchor], "machines": machines})
   return bd
 
 
@@ -459,10 +482,9 @@ def _label(name, x, data, x_hat):
           f"{metrics.psnr(x, x_hat):.2f} dB")
 
 
-def _plot(curves, output_dir, count=None):
+def _plot(curves, output_dir, count=None, labels=None):
   from bls2017.core import plots  # pylint: disable=import-outside-toplevel
-  labels = {m: baselines.DESCRIPTIONS.get(m, f"{m} (this codec)")
-            for m in curves}
+  labels = labels or {m: _method_label(m, m) for m in curves}
   labelled = {labels[m]: s for m, s in curves.items()}
   title = "Rate-distortion" + (f", {count} images" if count else "")
   plots.rd_curves(os.path.join(output_dir, "rd_psnr.png"), labelled, "psnr",
@@ -558,39 +580,80 @@ def read_results(paths):
       with open(path, encoding="utf-8") as f:
         content = json.load(f)
       name, results = content["name"], content["results"]
-      columns = [results[out] for out in
-                 ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
-                  "decoding_time")]
+      columns = [results[out] for out in ("bpp", "psnr-rgb", "ms-ssim-rgb")]
     except (OSError, ValueError, KeyError, TypeError) as e:
       raise ResultsError(f"{path}: not a results file ({e}).") from None
     descriptions, summaries = merged.setdefault(name, ([], []))
     descriptions.append(content.get("description", name))
-    ssims = results.get("ssim-rgb", [None] * len(columns[0]))
-    for bpp, psnr, ms_ssim, encoding, decoding, ssim in zip(*columns, ssims):
+    # SSIM and seconds where the file has them: files written before SSIM
+    # lack it, and published curves have no seconds.
+    optional = {key: results.get(out, [None] * len(columns[0]))
+                for out, key in (("ssim-rgb", "ssim"),
+                                 ("encoding_time", "encoding_time"),
+                                 ("decoding_time", "decoding_time"))}
+    for k, (bpp, psnr, ms_ssim) in enumerate(zip(*columns)):
       summaries.append({"bpp": bpp, "psnr": psnr, "ms_ssim": ms_ssim,
                         "ms_ssim_db": metrics.ms_ssim_db(ms_ssim),
-                        "encoding_time": encoding, "decoding_time": decoding,
-                        **({} if ssim is None else {"ssim": ssim})})
+                        **{key: values[k] for key, values in optional.items()
+                           if values[k] is not None}})
   return merged
 
 
-def merge_results(paths, anchor, output_dir):
+def read_machines(contents):
+  """The distinct machine records of results files' contents: `machine`
+  where `run` wrote it, `machines` where a merge did (files written before
+  either have none, and published curves none of this project's)."""
+  machines = []
+  for content in contents:
+    for machine in content.get("machines", [content.get("machine")]):
+      if machine and machine not in machines:
+        machines.append(machine)
+  return machines
+
+
+def merge_results(paths, anchors, output_dir):
   """Merges result files (e.g. of separate `run`s on the same images):
-  writes METHOD.json with every method's points in rate order, bd.json
-  against `anchor` and the RD plots. Returns {method: BD figures}."""
+  writes METHOD.json with every method's points in rate order, the BD
+  files against each of `anchors` (`_write_bd`) and the RD plots.
+  Returns {anchor: {method: BD figures}}."""
   merged = read_results(paths)
-  if anchor not in merged:
-    raise ResultsError(f"no results for the anchor {anchor!r} (methods: "
-                       f"{', '.join(sorted(merged))}).")
+  for anchor in anchors:
+    if anchor not in merged:
+      raise ResultsError(f"no results for the anchor {anchor!r} (methods: "
+                         f"{', '.join(sorted(merged))}).")
   os.makedirs(output_dir, exist_ok=True)
-  curves = {}
+  curves, labels = {}, {}
   for method, (descriptions, summaries) in merged.items():
     curves[method] = sorted(summaries, key=lambda s: s["bpp"])
-    write_json(os.path.join(output_dir, f"{method}.json"), compressai_json(
-        method, " + ".join(dict.fromkeys(descriptions)), curves[method]))
-  bd = _write_bd(curves, anchor, output_dir)
-  _plot(curves, output_dir)
+    description = " + ".join(dict.fromkeys(descriptions))
+    labels[method] = _method_label(method, description)
+    content = compressai_json(method, description, curves[method])
+    files = [_read_json(p) for p in paths]
+    files = [f for f in files if f["name"] == method]
+    published = [f["source"] for f in files if "source" in f]
+    labels[method] = _method_label(method, description, bool(published))
+    if published:  # A published curve: where it comes from, not a machine.
+      content["source"] = " + ".join(dict.fromkeys(published))
+    else:
+      content["machines"] = read_machines(f for f in files)
+    write_json(os.path.join(output_dir, f"{method}.json"), content)
+  bd = _write_bd(curves, anchors, output_dir,
+                 read_machines(_read_json(p) for p in paths))
+  _plot(curves, output_dir, labels=labels)
   return bd
+
+
+def _read_json(path):
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _method_label(method, description, published=False):
+  """A plot's legend: the classical codecs' descriptions, a published
+  curve's own description, and this project's methods by name."""
+  if method in baselines.DESCRIPTIONS:
+    return baselines.DESCRIPTIONS[method]
+  return description if published else f"{method} (this codec)"
 
 
 def relaxed_vs_real(codec, paths, patchsize=128, count=256, seed=0):

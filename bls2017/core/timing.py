@@ -31,8 +31,8 @@ def add_timing_flags(parser, repeats, output):
 
 
 def machine():
-  """What measured or trained: CPU model, cores, library versions, and the
-  project's commit."""
+  """What measured or trained: CPU model, cores, library versions (the
+  classical codecs' included), and the project's commit."""
   cpu, flags = platform.processor() or platform.machine(), set()
   try:
     with open("/proc/cpuinfo") as f:
@@ -54,7 +54,21 @@ def machine():
           # The vector and matrix instructions that speed the training step.
           "isa": sorted(flags & {"avx2", "fma", "avx512f", "avx512_bf16",
                                  "amx_bf16", "amx_tile"}),
-          "python": platform.python_version(), "commit": _commit()} | versions
+          "python": platform.python_version(), "commit": _commit(),
+          "codec_libraries": codec_libraries()} | versions
+
+
+def codec_libraries():
+  """The classical codecs' library versions as Pillow reports them (None:
+  that codec is missing from this Pillow build)."""
+  from PIL import features  # pylint: disable=import-outside-toplevel
+  versions = {library: features.version(feature) for library, feature in (
+      ("libjpeg", "jpg"), ("openjpeg", "jpg_2000"), ("libwebp", "webp"),
+      ("libavif", "avif"))}
+  # libjpeg's own version is its API's (6.2); the turbo build has its own.
+  if features.check_feature("libjpeg_turbo"):
+    versions["libjpeg-turbo"] = features.version_feature("libjpeg_turbo")
+  return versions
 
 
 def _commit():
