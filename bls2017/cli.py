@@ -107,7 +107,8 @@ def _finalize(args):
 
 def _models(args):
   if args.markdown:
-    print(zoo.markdown_table())
+    from bls2017.docs import tables  # pylint: disable=import-outside-toplevel
+    print(tables.zoo_table(zoo.catalog()))
     return
   print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}{'steps':>8}"
         f"{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")

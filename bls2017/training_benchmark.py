@@ -190,52 +190,6 @@ def step_rows(model, batch, plain, cached, repeats):
   return rows
 
 
-# The README's rows: (label, measured rows' names joined by " / ").
-README_ROWS = (
-    ("training step, kernels by irfft2d (the trainer before)",
-     ("train step, fixed batch, kernels by irfft2d",)),
-    ("training step, kernels by one matrix product (the trainers now)",
-     ("train step, fixed batch, kernels by matrix product",)),
-    ("the six kernels, forward and backward: irfft2d / matrix product",
-     ("the six kernels by irfft2d (fwd+bwd)",
-      "the six kernels by matrix product (fwd+bwd)")),
-    ("g_a + g_s forward and backward (convolutions with GDN)",
-     ("g_a + g_s with GDN (fwd+bwd)",)),
-    ("of which the four GDN/IGDN layers", ("GDN/IGDN layers alone (fwd+bwd)",)),
-    ("the prior's rate, forward and backward", ("prior rate (fwd+bwd)",)),
-    ("input alone: PNG decode + crop per batch / cached crop",
-     ("input only: plain (decode PNG per patch)",
-      "input only: decoded once, prefetched")),
-    ("the step compiled with XLA (`jit_compile`)",
-     ("train step, fixed batch, XLA",)),
-    ("g_a + g_s, convolutions in float32 / in mixed bfloat16",
-     ("g_a + g_s, convolutions in float32 (fwd+bwd)",
-      "g_a + g_s, convolutions in mixed_bfloat16 (fwd+bwd)")),
-)
-
-
-def readme_table(results):
-  """Markdown table of benchmark results side by side: seconds of each
-  README_ROWS row, and the step's speed-up from the matrix product.
-
-  results: [benchmark JSON], one column each (titled by patch size).
-  """
-  columns = [{row["what"]: row.get("seconds") for row in r["rows"]}
-             for r in results]
-  title = " | ".join(f"8 × {r['config']['patchsize']}², "
-                     f"{r['config']['num_filters']} filters"
-                     for r in results)
-  lines = [f"| seconds | {title} |", "|---" * (len(results) + 1) + "|"]
-  for label, names in README_ROWS:
-    cells = [" / ".join(f"{c[n]:.3f}" for n in names) for c in columns]
-    lines.append(f"| {label} | {' | '.join(cells)} |")
-  speedups = [c[README_ROWS[0][1][0]] / c[README_ROWS[1][1][0]]
-              for c in columns]
-  lines.append("| training step speed-up | " + " | ".join(
-      f"{s:.2f}×" for s in speedups) + " |")
-  return "\n".join(lines)
-
-
 def parse_args(argv):
   parser = argparse_flags.ArgumentParser(
       description=__doc__.split("\n")[0])

@@ -26,18 +26,6 @@ def measure(codec, paths, desc=None):
   return rows
 
 
-# The README's table of the ADMM ablation: its columns and digits.
-TABLE_FIGURES = {"bpp": ("bpp", 3), "psnr": ("PSNR (dB)", 2),
-                 "ssim": ("SSIM", 4), "ms_ssim": ("MS-SSIM", 4),
-                 "zero_fraction": ("zero latents", 3)}
-
-
-def table(results, labels):
-  """Markdown table of `run`'s results: the first model's means, then the
-  others' differences from it with 95 % intervals over the images."""
-  return evaluation.ablation_table(results, labels, TABLE_FIGURES)
-
-
 def describe(codec):
   """What the ablation records of a model: its settings and training steps."""
   return {"pruning": codec.model.pruning,

@@ -133,24 +133,6 @@ def measure(model, grid, keep, repeats, rng):
   return row
 
 
-WAYS = {"windows": "planes, windows", "volume": "planes, whole volume",
-        "sequential": "code by code"}
-
-
-def table(results):
-  """Markdown table of `main`'s results: seconds of each way by fraction
-  of codes kept."""
-  lines = ["| codes kept | codes | " + " | ".join(
-      f"{title}: encode s | decode s" for title in WAYS.values()) + " |",
-           "|---|---|" + "---|---|" * len(WAYS)]
-  for keep, row in results["by_kept_fraction"].items():
-    cells = [f"{100 * float(keep):.0f} %", f"{row['kept_codes']:,}"]
-    for way in WAYS:
-      cells += [f"{row[way]['encode_s']:.3f}", f"{row[way]['decode_s']:.3f}"]
-    lines.append("| " + " | ".join(cells) + " |")
-  return "\n".join(lines)
-
-
 def main(args):
   tf.keras.utils.set_random_seed(args.seed)
   model = model_lib.ContentWeightedModel()

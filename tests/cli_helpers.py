@@ -8,19 +8,6 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def documentation():
-  """README.md and every prose page in docs/, as one text: what the tests
-  that hold the documentation to the committed results read, wherever on
-  those pages a table or figure stands."""
-  import glob  # pylint: disable=import-outside-toplevel
-  texts = []
-  for path in [os.path.join(ROOT, "README.md")] + sorted(
-      glob.glob(os.path.join(ROOT, "docs", "*.md"))):
-    with open(path, encoding="utf-8") as f:
-      texts.append(f.read())
-  return "\n\n".join(texts)
-
-
 def run_main(cli, program, *argv):
   """Runs `cli.main` on parsed argv; returns the exit status (0 or 1)."""
   try:

@@ -8,7 +8,6 @@ import pytest
 
 from bls2017 import benchmark, training_benchmark, zoo
 from bls2017.zoo import __main__ as zoo_command
-from cli_helpers import ROOT, documentation
 from conftest import make_model_file
 from synthetic import write_training_images
 
@@ -55,28 +54,6 @@ def test_training_benchmark_times_every_part(tmp_path):
   assert result["machine"]["cores"] >= 1 and result["machine"]["tensorflow"]
 
 
-def test_readme_training_speed_table_is_the_committed_runs():
-  results = []
-  for patchsize in (128, 256):
-    with open(os.path.join(ROOT, "results", "benchmarks",
-                           f"training_192x{patchsize}.json")) as f:
-      results.append(json.load(f))
-  assert all(r["config"]["num_filters"] == 192 for r in results)
-  readme = documentation()
-  assert training_benchmark.readme_table(results) in readme
-  # The README's reading: the matrix product is faster at both sizes, and
-  # neither XLA nor bfloat16 convolutions make the step faster.
-  for result in results:
-    seconds = {row["what"]: row.get("seconds") for row in result["rows"]}
-    assert (seconds["train step, fixed batch, kernels by matrix product"] <
-            seconds["train step, fixed batch, kernels by irfft2d"])
-    assert (seconds["train step, fixed batch, XLA"] >
-            seconds["train step, fixed batch, kernels by irfft2d"])
-    assert (seconds["g_a + g_s, convolutions in mixed_bfloat16 (fwd+bwd)"] >
-            seconds["g_a + g_s, convolutions in float32 (fwd+bwd)"])
-    assert {"amx_bf16", "avx512_bf16"} <= set(result["machine"]["isa"])
-
-
 @pytest.mark.slow
 def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
                                                    monkeypatch):
@@ -96,33 +73,8 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
     assert any(name.startswith("scale_") for name in shipped.files)
 
 
-def test_readme_evaluate_timing_is_the_committed_run():
-  with open(os.path.join(ROOT, "results", "benchmarks",
-                         "evaluate_768x512.json")) as f:
-    rows = json.load(f)
-  phases = {row["what"].removeprefix("phase: "): row["seconds"]
-            for row in rows[1:]}
-
-  def total(word):
-    return sum(s for name, s in phases.items() if word in name)
-
-  readme = " ".join(documentation().split())
-  assert (f"take {rows[0]['seconds']:.0f} s in all: "
-          f"{total('model'):.0f} s for the models, {total('sweep'):.0f} s "
-          f"for the four quality sweeps, {total('matching'):.0f} s for rate "
-          f"matching ({phases['avif rate matching']:.0f} s of it AVIF's)"
-          ) in readme
-
-
 def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):
   write_image(600, 800, name="large.png")
   write_image(100, 800, name="short.png")
   with pytest.raises(SystemExit, match="1 images of at least 768x512, not 2"):
     benchmark.evaluate_speed(str(tmp_path), 2, (768, 512))
-
-
-def test_readme_validation_timing_is_the_committed_run():
-  with open(os.path.join(ROOT, "results", "rd", "timings.json")) as f:
-    total = json.load(f)["total"]
-  readme = " ".join(documentation().split())
-  assert f"its phases took {total:.0f} s on 2 cores" in readme

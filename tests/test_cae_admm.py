@@ -12,7 +12,7 @@ from cae_admm import codec as cae_codec
 from cae_admm import model as model_lib
 from cae_admm.model import CAEADMMModel
 from cli_helpers import (assert_cli_refuses_bad_bitstreams,
-                         assert_exported_codec_round_trips, documentation,
+                         assert_exported_codec_round_trips,
                          run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
 from synthetic import synthetic_image, write_training_images
@@ -409,68 +409,6 @@ def test_train_flags_default_to_the_described_recipe():
   config = train.Config.from_flags(args)
   assert (config.flips, config.lr_schedule, config.admm) == (
       False, "cosine", "no_dual")
-
-
-def test_readme_admm_ablation_table_is_the_committed_result():
-  from cae_admm import ablation  # pylint: disable=import-outside-toplevel
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
-  import os  # pylint: disable=import-outside-toplevel
-  with open(os.path.join(ROOT, "results", "related",
-                         "cae_admm_modes_ablation.json")) as f:
-    results = json.load(f)
-  readme = documentation()
-  labels = {"cae-admm-full.npz": "ADMM as built (`--admm full`)",
-            "cae-admm-no_dual.npz": "U held at 0 (`--admm no_dual`)",
-            "cae-admm-off.npz":
-                "no ADMM term, coding still pruned (`--admm off`)",
-            "cae-admm-ssim.npz": "ADMM, MSE then MSE + SSIM "
-                                 "(`--ssim_weight 0.5 --mse_fraction 0.5`)"}
-  assert ablation.table(results, labels) in readme
-  # The training budget the README gives is the models' own record.
-  steps = {figures["steps"] for figures in results.values()}
-  assert len(steps) == 1 and f"{steps.pop():,} steps of" in readme
-  # The earlier implementation's gain is quoted from its own file.
-  with open(os.path.join(ROOT, "results", "related",
-                         "cae_admm_modes_ablation_batch_dual.json")) as f:
-    off = json.load(f)["cae-admm-off.npz"]["vs_first"]["psnr"]
-  low, high = sorted(-bound for bound in off["ci95"])
-  assert (f"{-off['mean']:.2f} dB [{low:.2f}, {high:.2f}]" in
-          " ".join(readme.split()))
-
-
-def test_readme_pruning_ablation_is_the_committed_result():
-  from cae_admm import ablation  # pylint: disable=import-outside-toplevel
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
-  import os  # pylint: disable=import-outside-toplevel
-  related = os.path.join(ROOT, "results", "related")
-  with open(os.path.join(related, "cae_admm_ablation.json")) as f:
-    results = json.load(f)
-  with open(os.path.join(related, "cae_admm_modes_ablation.json")) as f:
-    first_run = json.load(f)["cae-admm-full.npz"]
-  readme = documentation()
-  pruned, unpruned = results["cae-f0.1.npz"], results["cae-nopruning.npz"]
-  labels = {"cae-f0.1.npz": "keep 10 %, ADMM and pruning (the defaults)",
-            "cae-nopruning.npz": "the same, trained and coded without "
-                                 "pruning (`--nopruning`)"}
-  assert ablation.table(results, labels) in readme
-  # The two models differ in pruning (and so in their data: without pruning
-  # there are no ADMM variables, and patches are drawn fresh every step),
-  # and pruning makes the latents sparser and the files smaller.
-  assert (pruned["pruning"], unpruned["pruning"]) == (True, False)
-  assert pruned["steps"] == unpruned["steps"] == first_run["steps"]
-  assert unpruned["vs_first"]["zero_fraction"]["ci95"][1] < 0
-  assert unpruned["vs_first"]["bpp"]["ci95"][0] > 0
-  # The reading quotes both files, the rerun beside the first run.
-  text = " ".join(readme.split())
-  for quoted in (f"{100 * unpruned['zero_fraction']:.1f} % of the latents",
-                 f"{unpruned['bpp']:.3f} bpp instead of {pruned['bpp']:.3f}, "
-                 f"for {unpruned['vs_first']['psnr']['mean']:.2f} dB more",
-                 f"{pruned['bpp']:.3f} bpp and {pruned['psnr']:.2f} dB where "
-                 f"that run gave {first_run['bpp']:.3f} bpp and "
-                 f"{first_run['psnr']:.2f} dB",
-                 f"{pruned['training_seconds']:.0f} s and "
-                 f"{unpruned['training_seconds']:.0f} s"):
-    assert quoted in text
 
 
 def test_distortion_blends_mse_ms_ssim_and_ssim():

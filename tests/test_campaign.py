@@ -16,7 +16,7 @@ from PIL import Image
 from bls2017.campaign import photos
 from bls2017.campaign import plan as plan_lib
 from bls2017.campaign import progress
-from cli_helpers import ROOT, documentation
+from cli_helpers import ROOT
 from synthetic import synthetic_image
 
 
@@ -336,23 +336,6 @@ def test_bad_plan_is_a_one_line_error(tmp_path):
   assert result.returncode == 1
   assert result.stderr.strip().splitlines() == [
       "campaign status: error: plan: missing or wrong field ('train')."]
-
-
-def test_readme_gdn_comparison_is_the_committed_result():
-  from bls2017.campaign import figures
-  readme = documentation()
-  with open(os.path.join(ROOT, "campaign", "gdn_comparison.json")) as f:
-    comparison = json.load(f)
-  assert figures.gdn_comparison_table(comparison) in readme
-  # The README's reading: equal within the interval on R + lambda D, both
-  # models on the same budget; so the plan takes the paper's form.
-  models = list(comparison["models"].values())
-  low, high = models[1]["vs_first"]["loss"]["ci95"]
-  assert low < 0 < high
-  assert models[0]["steps"] == models[1]["steps"]
-  assert {m["gdn"] for m in models} == {"paper", "simplified"}
-  plan = plan_lib.load(os.path.join(ROOT, "campaign", "plan.json"))
-  assert {m.gdn for m in plan.models} == {"paper"}
 
 
 def test_promotion_needs_a_finished_model_above_the_zoo_curve():

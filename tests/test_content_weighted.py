@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from bls2017.core import codec as shared_codec, model_file
 from cli_helpers import (assert_cli_refuses_bad_bitstreams,
-                         assert_exported_codec_round_trips, documentation,
+                         assert_exported_codec_round_trips,
                          run_main)
 from conftest import load_and_round_trip, save_with_fitted_tables
 from content_weighted import cli, context, importance, planes, sequential
@@ -498,6 +498,7 @@ def test_train_refuses_a_relaxed_fraction_outside_0_1(tmp_path, capsys):
 @pytest.mark.slow
 def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
   from content_weighted import ablation
+  from bls2017.docs import tables
   from PIL import Image
   Image.fromarray(synthetic_image(40, 48)).save(tmp_path / "a.png")
   results = ablation.run([cw_codec.load(cw_path)], ["cw"],
@@ -517,7 +518,7 @@ def test_ablation_reports_both_entropy_models(cw_path, tmp_path):
   # SSIM beside PSNR; MS-SSIM needs sides of 161 pixels, so NaN here.
   assert 0 < figures["ssim"] <= 1 and np.isnan(figures["ms_ssim"])
   assert (figures["transform"], figures["relaxed_until"]) == ("gdn", None)
-  row = ablation.decoder_table(results, {"cw": "the model"}).splitlines()[2]
+  row = tables.cw_decoder_table(results, {"cw": "the model"}).splitlines()[2]
   assert row.startswith("| the model | ") and (
       f"{figures['sequential_decode_s']:.3f}" in row)
 
@@ -646,127 +647,3 @@ def test_ablation_command_names_models_by_file_name(cw_path, tmp_path):
                     str(tmp_path / "a.png"), *flags,
                     "--output", str(output)) == 0
     assert list(json.loads(output.read_text())) == names
-
-
-def _committed(*parts):
-  import json
-  import os
-  from cli_helpers import ROOT
-  with open(os.path.join(ROOT, *parts), encoding="utf-8") as f:
-    return json.load(f) if parts[-1].endswith(".json") else f.read()
-
-
-def test_readme_ablation_and_decoder_tables_are_the_committed_results():
-  from content_weighted import ablation, benchmark
-  readme = documentation()
-  results = _committed("results", "related", "content_weighted_ablation.json")
-  assert ablation.table(results, {
-      "cw-l0.01.npz": "content-weighted λ = 0.01, importance map",
-      "cw-nomap-l0.01.npz": "the same without importance map"}) in readme
-  assert ablation.decoder_table(results, {
-      "cw-l0.01.npz": "importance map",
-      "cw-nomap-l0.01.npz": "no importance map"}) in readme
-  assert {figures["steps"] for figures in results.values()} == {2000}
-  # The figures the text derives from them.
-  with_map, without = (results[name] for name in ("cw-l0.01.npz",
-                                                  "cw-nomap-l0.01.npz"))
-  def fewer(ratio):
-    return f"{100 * (1 - ratio):.0f} %"
-  assert (f"{fewer(with_map['context_bpp'] / with_map['factorized_bpp'])} "
-          f"(with the map) and "
-          f"{fewer(without['context_bpp'] / without['factorized_bpp'])}"
-          ) in readme
-  assert (f"{fewer(with_map['bpp'] / with_map['factorized_file_bpp'])} and "
-          f"{fewer(without['bpp'] / without['factorized_file_bpp'])} fewer"
-          ) in readme
-  assert f"map spends {fewer(with_map['bpp'] / without['bpp'])} fewer" in (
-      " ".join(readme.split()))
-  slower = [figures["sequential_decode_s"] / figures["slanted_decode_s"]
-            for figures in (with_map, without)]
-  assert (f"{slower[0]:.1f}× slower than the planes at "
-          f"{100 * with_map['kept_fraction']:.0f} % of codes kept and "
-          f"{slower[1]:.0f}×") in " ".join(readme.split())
-  per_code = sorted(1e6 * figures["sequential_decode_s"] /
-                    figures["kept_codes"] for figures in (with_map, without))
-  assert f"{per_code[0]:.0f}–{per_code[1]:.0f} µs a code" in readme
-  overhead = 100 * (with_map["bpp"] / with_map["context_bpp"] - 1)
-  assert f"{overhead:.1f} % above their information content" in (
-      " ".join(readme.split()))
-  # The decoders' table, and the ratios the text gives for it.
-  timings = _committed("results", "benchmarks", "content_weighted_decoders.json")
-  assert benchmark.table(timings) in readme
-  rows = timings["by_kept_fraction"].values()
-  ratios = [row["volume"]["decode_s"] / row["windows"]["decode_s"]
-            for row in rows]
-  assert f"{min(ratios):.0f}–{max(ratios):.0f}× less time" in readme
-  fewest = timings["by_kept_fraction"]["0.1"]
-  ratio = fewest["sequential"]["decode_s"] / fewest["windows"]["decode_s"]
-  assert f"{ratio:.1f}× less than code by code" in readme
-
-
-def test_readme_mechanisms_table_and_its_reading_are_the_committed_result():
-  from content_weighted import ablation
-  readme = " ".join(documentation().split())
-  results = _committed("results", "related",
-                       "content_weighted_mechanisms_ablation.json")
-  labels = {
-      "cw-l0.01.npz": "GDN transforms, band gradient (the model above)",
-      "cw-relaxed-l0.01.npz": "two-stage mask, relaxed for the first half "
-                              "(`--relaxed_fraction=0.5`)",
-      "cw-dense-l0.01.npz": "dense-block transforms (`--transform=dense`)"}
-  assert ablation.table(results, labels, ablation.MECHANISM_FIGURES) in (
-      documentation())
-  assert {figures["steps"] for figures in results.values()} == {2000}
-  relaxed = results["cw-relaxed-l0.01.npz"]
-  assert results["cw-relaxed-l0.01.npz"]["relaxed_until"] == 1000
-  assert results["cw-dense-l0.01.npz"]["transform"] == "dense"
-  more_bpp = relaxed["vs_first"]["bpp"]["mean"]
-  more_db = relaxed["vs_first"]["psnr"]["mean"]
-  assert f"(+{more_bpp:.3f} bpp) for +{more_db:.2f} dB" in readme
-  # "About what the GDN models' curve gives for that much rate": the
-  # comparison's curve (results/related/content_weighted.json), its slope
-  # between the two upper points, which bracket the models.
-  curve = _committed("results", "related", "content_weighted.json")["results"]
-  (b0, b1), (p0, p1) = curve["bpp"][-2:], curve["psnr-rgb"][-2:]
-  slope = (p1 - p0) / (b1 - b0)
-  assert (f"{b0:.3f} bpp / {p0:.2f} dB and {b1:.3f} bpp / {p1:.2f} dB"
-          in readme)
-  assert abs(more_db - slope * more_bpp) < 0.1
-  dense = results["cw-dense-l0.01.npz"]
-  assert f"{dense['bpp']:.3f} bpp and {dense['psnr']:.2f} dB" in readme
-  assert b0 < dense["bpp"] < b1
-  assert dense["psnr"] < p0 + slope * (dense["bpp"] - b0)
-
-
-def test_readme_map_coding_table_and_its_reading_are_the_committed_result():
-  from content_weighted import ablation
-  readme = " ".join(documentation().split())
-  results = _committed("results", "related",
-                       "content_weighted_map_ablation.json")
-  labels = {"cw-l0.01.npz": "map under its fitted factorized tables "
-                            "(default)",
-            "cw-map-l0.01.npz": "map in the context model's volume "
-                                "(`--map_model=context`)"}
-  assert ablation.table(results, labels, ablation.MAP_FIGURES) in (
-      documentation())
-  base, in_volume = (results[name] for name in labels)
-  assert (base["map_model"], in_volume["map_model"]) == ("factorized",
-                                                         "context")
-  assert {base["steps"], in_volume["steps"]} == {2000}
-  # Same codes and map in both files: only their coding differs.
-  for figure in ("psnr", "kept_codes", "map_factorized_bpp"):
-    assert in_volume["vs_first"][figure]["ci95"] == [0.0, 0.0]
-  saved = -in_volume["vs_first"]["bpp"]["mean"] / base["bpp"]
-  fewer = 1 - in_volume["map_bpp"] / in_volume["map_factorized_bpp"]
-  assert f"saves {100 * saved:.1f} % of the file" in readme
-  assert (f"map in {100 * fewer:.0f} % fewer bits than its fitted tables "
-          f"({in_volume['map_bpp']:.4f} against "
-          f"{in_volume['map_factorized_bpp']:.4f} bpp); the file is "
-          f"{100 * saved:.1f} % smaller") in readme
-  slower = in_volume["vs_first"]["slanted_decode_s"]
-  low, high = slower["ci95"]
-  assert (f"planes took {1000 * slower['mean']:.0f} ms more per image in "
-          f"this run ({1000 * low:+.0f} to {1000 * high:+.0f} ms") in readme
-  slower = in_volume["vs_first"]["sequential_decode_s"]["mean"]
-  assert f"code by code, {1000 * slower:.0f} ms more" in readme
-  assert f"gave {base['bpp']:.3f} bpp and {base['psnr']:.2f} dB" in readme

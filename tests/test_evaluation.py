@@ -2,17 +2,17 @@
 
 import csv
 import json
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from bls2017.docs import tables
 from bls2017.core import (baselines, codec, evaluation, metrics, model_file,
                           timing)
 from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
-from cli_helpers import documentation, run_cli
+from cli_helpers import run_cli
 
 
 @pytest.mark.slow
@@ -201,7 +201,7 @@ def test_bd_methods_table_rows_each_method_against_the_anchor():
             [0.8 * s["bpp"] for s in anchor], [28.0, 31.0, 34.0, 37.0])),
         "shifted": evaluation.bd_metrics(anchor, _curve(
             [0.5, 1.0, 2.0, 4.0], [31.0, 34.0, 37.0, 40.0]))}
-  lines = evaluation.bd_methods_table(
+  lines = tables.bd_methods_table(
       bd, {"shifted": "S", "cheaper": "C"}).splitlines()
   assert lines[0].startswith("| against a | BD-rate, PSNR |")
   # Rows in the order asked for; each figure with its curve overlap.
@@ -232,7 +232,7 @@ def test_training_table_counts_each_model_from_random_weights():
              {"model": "c.npz", "steps": 4000, "total_steps": 24000,
               "seconds_this_run": 900.0,
               "warm_start": {"model": "p.npz", "steps": 20000}}]
-  assert evaluation.training_table(records).splitlines()[2:] == [
+  assert tables.training_table(records).splitlines()[2:] == [
       "| p.npz | random weights | 20,000 | 20,000 | 1.50 |",
       "| c.npz | p.npz | 4,000 | 24,000 | 0.25 |"]
 
@@ -302,48 +302,6 @@ def test_plot_refuses_bad_results_files(tmp_path, capsys):
   assert not (tmp_path / "out").exists()
 
 
-README_ANCHORS = {"jpeg": "JPEG (4:2:0)", "jpeg2000": "JPEG 2000 (9/7, MCT)",
-                  "webp": "WebP", "avif": "AVIF"}
-
-
-def test_readme_bd_table_is_the_committed_results():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  results = {}
-  for anchor in README_ANCHORS:
-    name = "bd.json" if anchor == "jpeg" else f"bd_{anchor}.json"
-    with open(os.path.join(root, "results", "rd", name)) as f:
-      results[anchor] = json.load(f)
-    assert results[anchor]["anchor"] == anchor
-  readme = documentation()
-  assert evaluation.bd_table("bls2017", results, README_ANCHORS) in readme
-
-
-# The README's comparison of the three systems: each results file's points
-# in rate order, and the setting that gave each.
-RELATED_SETTINGS = {
-    "bls2017": ("bls2017", [f"λ = {v}" for v in
-                            ("0.0003", "0.001", "0.003", "0.01", "0.03")]),
-    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
-    "content_weighted": ("content-weighted",
-                         [f"λ = {v}" for v in ("0.001", "0.003", "0.01")]),
-}
-
-
-def test_readme_related_table_is_the_committed_results():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  merged = evaluation.read_results(
-      [os.path.join(root, "results", "related", f"{method}.json")
-       for method in RELATED_SETTINGS])
-  readme = documentation()
-  assert evaluation.curves_table(merged, RELATED_SETTINGS) in readme
-  # The decoding times the text gives.
-  def seconds(methods, digits):
-    times = [s["decoding_time"] for m in methods for s in merged[m][1]]
-    return f"{min(times):.{digits}f}–{max(times):.{digits}f} s"
-  assert f"in {seconds(['bls2017', 'cae_admm'], 3)}" in readme
-  assert f"({seconds(['content_weighted'], 2)})" in readme
-
-
 def test_curves_table_has_ssim_where_every_point_has_it(tmp_path):
   curve = {"bpp": [0.25, 0.5], "psnr-rgb": [25.0, 28.0],
            "ms-ssim-rgb": [0.9, 0.99], "encoding_time": [0.01, 0.02],
@@ -355,15 +313,15 @@ def test_curves_table_has_ssim_where_every_point_has_it(tmp_path):
         {"name": name, "results": dict(curve, **extra)}))
   merged = evaluation.read_results(paths)
   labels = {"b": ("B", ["low", "high"])}
-  assert evaluation.curves_table(merged, labels).splitlines()[2:] == [
+  assert tables.curves_table(merged, labels).splitlines()[2:] == [
       "| B | low | 0.250 | 25.00 | 0.7000 | 0.9000 (10.00) | 0.010 | 0.030 |",
       "| B | high | 0.500 | 28.00 | 0.8000 | 0.9900 (20.00) | 0.020 | 0.040 |"]
   # One point without SSIM: no SSIM column.
   labels["a"] = ("A", ["low", "high"])
-  assert "SSIM |" not in evaluation.curves_table(merged, labels).replace(
+  assert "SSIM |" not in tables.curves_table(merged, labels).replace(
       "MS-SSIM", "")
   with pytest.raises(ValueError, match="2 points, 1 setting labels"):
-    evaluation.curves_table(merged, {"a": ("A", ["one"])})
+    tables.curves_table(merged, {"a": ("A", ["one"])})
 
 
 def test_ssim_is_one_for_identical_images_and_falls_with_noise():
@@ -425,17 +383,6 @@ def test_evaluate_grayscale_model_on_luma_and_relaxed_vs_real(
     assert (out / name).stat().st_size > 5000, name
 
 
-def test_readme_rate_matched_table_is_the_committed_results():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  with open(os.path.join(root, "results", "rd", "per_image.csv")) as f:
-    per_image = list(csv.DictReader(f))
-  with open(os.path.join(root, "results", "rd", "rate_matched.csv")) as f:
-    matched = list(csv.DictReader(f))
-  readme = documentation()
-  assert evaluation.rate_matched_table("bls2017-mse-4", per_image,
-                                       matched) in readme
-
-
 def test_paired_difference_interval():
   # Differences 1, 2, 3: mean 2, standard error 1/sqrt(3), t(0.975, 2).
   from scipy import stats  # pylint: disable=import-outside-toplevel
@@ -459,76 +406,9 @@ def test_ablation_figures_compare_each_model_with_the_first():
 def test_ablation_table_gives_means_then_differences_with_intervals():
   rows = {"a": [{"psnr": 30., "bpp": 1.}, {"psnr": 32., "bpp": 2.}],
           "b": [{"psnr": 29., "bpp": 0.5}, {"psnr": 30., "bpp": 1.5}]}
-  table = evaluation.ablation_table(
+  table = tables.ablation_table(
       evaluation.ablation_figures(rows, {"a": {}, "b": {}}),
       {"a": "A", "b": "B"}, {"bpp": ("bpp", 3), "psnr": ("PSNR (dB)", 2)})
   assert table.splitlines()[2:] == [
       "| A | 1.500 | 31.00 |",
       "| B | -0.500 [-0.500, -0.500] | -1.50 [-7.85, +4.85] |"]  # t(1) 12.71
-
-
-# The 20,000-step comparison (results/related/train_comparison.sh): each
-# system's points in rate order, and their settings. The content-weighted
-# models were evaluated on their own (results/related/20k/content_weighted/)
-# and merged into the others' curves and BD figures by `bls2017 plot`.
-RELATED_20K_SETTINGS = {
-    "bls2017": ("bls2017", [f"λ = {v}" for v in
-                            ("0.001", "0.003", "0.01", "0.03")]),
-    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
-    "content_weighted": ("content-weighted",
-                         [f"λ = {v}" for v in
-                          ("0.001", "0.003", "0.01", "0.03")]),
-}
-
-
-def test_readme_20k_comparison_is_the_committed_results():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  out = os.path.join(root, "results", "related", "20k")
-  merged = evaluation.read_results(
-      [os.path.join(out, f"{method}.json") for method in RELATED_20K_SETTINGS])
-  with open(os.path.join(out, "bd.json")) as f:
-    bd = json.load(f)
-  records = []
-  for folder in (out, os.path.join(out, "content_weighted")):
-    with open(os.path.join(folder, "training.json")) as f:
-      records += json.load(f)["models"]
-  readme = documentation()
-  assert evaluation.curves_table(merged, RELATED_20K_SETTINGS) in readme
-  assert evaluation.bd_methods_table(
-      bd, {"cae_admm": "CAE-ADMM", "content_weighted": "content-weighted",
-           "jpeg": "JPEG (4:2:0)"}) in readme
-  assert evaluation.training_table(records) in readme
-  # Every system of the comparison, every model with at least 20,000
-  # steps behind it, the content-weighted curve the one its folder holds.
-  assert {r["method"] for r in records} == set(RELATED_20K_SETTINGS)
-  assert all(r.get("total_steps", r["steps"]) >= 20000 for r in records)
-  steps = [r.get("total_steps", r["steps"]) for r in records]
-  assert f"the longer one {min(steps):,}–{max(steps):,})" in readme
-  # The reading quotes the files: content-weighted's BD figures with their
-  # overlaps, its best point against bls2017's at λ = 0.003, its seconds.
-  text = " ".join(readme.split())
-  cw = bd["content_weighted"]
-  top = merged["content_weighted"][1][-1]
-  bls = merged["bls2017"][1][1]
-  seconds = {key: [s[key] for s in merged["content_weighted"][1]]
-             for key in ("encoding_time", "decoding_time")}
-  for quoted in (
-      f"\u2212{-cw['bd_psnr']:.2f} dB against bls2017 at equal rate over "
-      f"{100 * cw['bd_psnr_overlap']:.0f} %",
-      f"+{cw['bd_rate_psnr']:.1f} % rate at equal PSNR over the "
-      f"{100 * cw['bd_rate_psnr_overlap']:.0f} %",
-      f"({top['psnr']:.2f} dB at {top['bpp']:.3f} bpp) is under bls2017's "
-      f"at {bls['bpp']:.3f} bpp ({bls['psnr']:.2f} dB)",
-      f"{min(seconds['encoding_time']):.2f}–"
-      f"{max(seconds['encoding_time']):.2f} s to encode and "
-      f"{min(seconds['decoding_time']):.2f}–"
-      f"{max(seconds['decoding_time']):.2f} s to decode"):
-    assert quoted in text, quoted
-  others = [s[key] for method in ("bls2017", "cae_admm")
-            for s in merged[method][1]
-            for key in ("encoding_time", "decoding_time")]
-  assert f"take {min(others):.3f}–{max(others):.3f} s." in text
-  assert merged["content_weighted"][1] == sorted(
-      evaluation.read_results([os.path.join(
-          out, "content_weighted", "content_weighted.json")])[
-              "content_weighted"][1], key=lambda s: s["bpp"])

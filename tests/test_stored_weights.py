@@ -1,15 +1,9 @@
 """Model files with int8 weights: error bounds, tables, every reader."""
 
-import json
-import os
-
 import numpy as np
 import pytest
 
 from bls2017.core import model_file, stored_weights
-from bls2017 import zoo
-from bls2017.zoo import compaction
-from cli_helpers import documentation
 from conftest import make_model_file
 
 
@@ -56,12 +50,3 @@ def test_int8_model_file_builds_its_tables_from_what_it_stores(tmp_path):
   assert loaded.fingerprint != source.fingerprint
   with np.load(path) as archive:
     assert any(archive[k].dtype == np.int8 for k in archive.files)
-
-
-def test_readme_compaction_table_is_the_committed_result():
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  with open(os.path.join(root, "results", "zoo", "compaction.json")) as f:
-    result = json.load(f)
-  readme = documentation()
-  assert compaction.markdown_table(result) in readme
-  assert len(result["models"]) == len(zoo.catalog())

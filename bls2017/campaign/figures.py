@@ -31,14 +31,3 @@ def convergence(plan, content, path):
                   "better of the training weights and their average",
                   fontsize=10)
   return plots.save(figure, path)
-
-
-def gdn_comparison_table(comparison):
-  """The README's table of `campaign compare` on the two GDN forms."""
-  from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
-  results = comparison["models"]
-  labels = {name: f"{figures['gdn']} ({figures['steps']:,} steps)"
-            for name, figures in results.items()}
-  return evaluation.ablation_table(results, labels, {
-      "bpp": ("bpp", 3), "psnr": ("PSNR dB", 2), "ms_ssim": ("MS-SSIM", 4),
-      "loss": ("R + λ·D", 3)})

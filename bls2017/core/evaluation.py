@@ -160,95 +160,6 @@ def bd_metrics(anchor, test):
   return result
 
 
-_BD_HEADER = ["BD-rate, PSNR | BD-PSNR | BD-rate, MS-SSIM (dB) | BD-MS-SSIM |",
-              "|---|---|---|---|"]
-
-
-def _bd_cells(figures):
-  """A table row's four BD figures, each with its curve overlap."""
-  def cell(key, unit):
-    value = figures[key]
-    sign = "+" if value >= 0 else "\u2212"
-    digits = 1 if unit == "%" else 2
-    return (f"{sign}{abs(value):.{digits}f} {unit} "
-            f"({100 * figures[key + '_overlap']:.0f} %)")
-  return (f"{cell('bd_rate_psnr', '%')} | {cell('bd_psnr', 'dB')} | "
-          f"{cell('bd_rate_ms_ssim_db', '%')} | "
-          f"{cell('bd_ms_ssim_db', 'dB')} |")
-
-
-def bd_table(method, results, names):
-  """Markdown table of `method`'s BD figures against several anchors.
-
-  results: {anchor: the bd.json `run`/`merge_results` wrote against it};
-  names: {anchor: label}. Each figure carries its curve overlap.
-  """
-  lines = ["| anchor | " + _BD_HEADER[0], "|---" + _BD_HEADER[1]]
-  for anchor, label in names.items():
-    lines.append(f"| {label} | {_bd_cells(results[anchor][method])}")
-  return "\n".join(lines)
-
-
-def bd_methods_table(bd, names):
-  """Markdown table of several methods' BD figures against the one anchor
-  of `bd` (a bd.json); names: {method: label}, in row order."""
-  lines = [f"| against {bd['anchor']} | " + _BD_HEADER[0],
-           "|---" + _BD_HEADER[1]]
-  for method, label in names.items():
-    lines.append(f"| {label} | {_bd_cells(bd[method])}")
-  return "\n".join(lines)
-
-
-def rate_matched_table(model, per_image, matched):
-  """Markdown table of `model` beside each classical codec rate-matched to
-  it, image by image (means over images): rows of per_image.csv and
-  rate_matched.csv as `run` writes them (strings, as csv reads them)."""
-  def row(label, records):
-    mean = {key: float(np.mean([float(r[key]) for r in records]))
-            for key in ("bpp", "psnr", "ms_ssim")}
-    return (f"| {label} | {mean['bpp']:.3f} | {mean['psnr']:.2f} | "
-            f"{mean['ms_ssim']:.4f} | {metrics.ms_ssim_db(mean['ms_ssim']):.2f} |")
-  lines = ["| codec | bpp | PSNR (dB) | MS-SSIM | MS-SSIM (dB) |",
-           "|---|---|---|---|---|",
-           row(model, [r for r in per_image if r.get("model") == model])]
-  labels = {"jpeg": f"JPEG, each image at the largest size ≤ {model}'s"}
-  for method in dict.fromkeys(r["method"] for r in matched):
-    label = labels.get(method, f"{baselines.DESCRIPTIONS[method]}, same "
-                       "matching")
-    lines.append(row(label, [r for r in matched if r["model"] == model and
-                             r["method"] == method]))
-  return "\n".join(lines)
-
-
-def curves_table(merged, labels):
-  """Markdown table of several systems' rate points, one row a point.
-
-  merged: `read_results` of their results files; labels: {method: (system
-  label, [one setting label a point, in the file's order])}. SSIM has a
-  column when every point has it (older results files lack it).
-  """
-  points = []
-  for method, (system, settings) in labels.items():
-    summaries = merged[method][1]
-    if len(settings) != len(summaries):
-      raise ValueError(f"{method}: {len(summaries)} points, "
-                       f"{len(settings)} setting labels.")
-    points.extend((system, setting, summary)
-                  for setting, summary in zip(settings, summaries))
-  with_ssim = all("ssim" in summary for _, _, summary in points)
-  lines = ["| system | setting | bpp | PSNR (dB) | " +
-           ("SSIM | " if with_ssim else "") +
-           "MS-SSIM (dB) | encode s | decode s |",
-           "|---|---|---|---|---|---|---|" + ("---|" if with_ssim else "")]
-  for system, setting, s in points:
-    ssim = f"{s['ssim']:.4f} | " if with_ssim else ""
-    lines.append(
-        f"| {system} | {setting} | {s['bpp']:.3f} | {s['psnr']:.2f} | "
-        f"{ssim}{s['ms_ssim']:.4f} ({s['ms_ssim_db']:.2f}) | "
-        f"{s['encoding_time']:.3f} | {s['decoding_time']:.3f} |")
-  return "\n".join(lines)
-
-
 def _record(path, x, x_hat, num_bytes):
   quality = metrics.quality(x, x_hat)
   return {"image": os.path.basename(path), "height": x.shape[0],
@@ -388,19 +299,6 @@ def training_record(name, codec):
   record.update((key, value) for key, value in metadata.items()
                 if key in TRAINING_FIELDS or key.startswith("final_train_"))
   return record
-
-
-def training_table(records):
-  """Markdown table of training.json's records: each model's own steps,
-  the model it was warm-started from, its total steps and hours."""
-  lines = ["| model | warm start from | steps | total steps | hours |",
-           "|---|---|---|---|---|"]
-  for r in records:
-    source = r.get("warm_start", {}).get("model", "random weights")
-    hours = r["seconds_this_run"] / 3600
-    lines.append(f"| {r['model']} | {source} | {r['steps']:,} | "
-                 f"{r.get('total_steps', r['steps']):,} | {hours:.2f} |")
-  return "\n".join(lines)
 
 
 class PhaseClock:
@@ -543,28 +441,6 @@ def run_ablation(measure, describe, codecs, names, paths, output):
       {name: describe(codec) for name, codec in zip(names, codecs)})
   write_json(output, results)
   return results
-
-
-def ablation_table(results, labels, figures):
-  """Markdown table of `ablation_figures` results: the first model's means,
-  then each other model's differences with their 95 % intervals.
-
-  labels: {model: row label}; figures: {figure: (column title, digits)}.
-  """
-  lines = ["| model | " + " | ".join(t for t, _ in figures.values()) + " |",
-           "|---|" + "---|" * len(figures)]
-  for name, label in labels.items():
-    cells = []
-    for key, (_, digits) in figures.items():
-      if "vs_first" not in results[name]:
-        cells.append(f"{results[name][key]:.{digits}f}")
-        continue
-      d = results[name]["vs_first"][key]
-      low, high = d["ci95"]
-      cells.append(f"{d['mean']:+.{digits}f} [{low:+.{digits}f}, "
-                   f"{high:+.{digits}f}]")
-    lines.append(f"| {label} | " + " | ".join(cells) + " |")
-  return "\n".join(lines)
 
 
 class ResultsError(ValueError):

@@ -49,22 +49,3 @@ def find(fingerprint):
     if entry.get("fingerprint") == fingerprint.hex():
       return name
   return None
-
-
-def markdown_table():
-  """The README's table of the shipped models' validation figures, made
-  from the catalog (`bls2017 models --markdown` prints it)."""
-  rows = ["| model | | λ | steps | hours | bpp | over info. content | "
-          "PSNR (dB) | MS-SSIM | MS-SSIM (dB) |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
-  for name, entry in catalog().items():
-    training, figures = entry["training"], entry["validation"]
-    steps = training.get("total_steps") or training["steps"]
-    overhead = figures["bpp"] / figures["estimated_bpp"] - 1
-    rows.append(
-        f"| {name} | {'RGB' if entry['channels'] == 3 else 'gray'} | "
-        f"{entry['lambda']:g} | {steps:,} | {training['wall_time_hours']:.2f} "
-        f"| {figures['bpp']:.3f} | {100 * overhead:.2f} % | "
-        f"{figures['psnr']:.2f} | {figures['ms_ssim']:.4f} | "
-        f"{figures['ms_ssim_db']:.2f} |")
-  return "\n".join(rows)

@@ -45,27 +45,6 @@ def measure(name, paths, directory):
   return row
 
 
-def markdown_table(result):
-  """The README's table of a compaction result (the JSON `main` writes)."""
-  lines = ["| model | file, float16 (MiB) | file, int8 (MiB) | bpp | "
-           "PSNR (dB), float16 | PSNR change (dB) | bpp change | "
-           "MS-SSIM change |", "|---|---|---|---|---|---|---|---|"]
-  for row in result["models"]:
-    half, compact = row["float16"], row["int8"]
-    lines.append(
-        f"| {row['model']} | {half['file_mib']:.2f} | "
-        f"{compact['file_mib']:.2f} | {half['bpp']:.3f} | "
-        f"{half['psnr']:.2f} | {row['psnr_change_db']:+.4f} | "
-        f"{row['bpp_change_percent']:+.3f} % | "
-        f"{compact['ms_ssim'] - half['ms_ssim']:+.5f} |")
-  mib = result["zoo_mib"]
-  lines.append(f"| all {len(result['models'])} | {mib['float16']:.2f} | "
-               f"{mib['int8']:.2f} | | | worst "
-               f"{result['worst_psnr_change_db']:+.4f} | worst "
-               f"{result['worst_bpp_change_percent']:+.3f} % | |")
-  return "\n".join(lines)
-
-
 def define_flags():
   """The command's flags; defined when it runs (see jax_twin.pack)."""
   flags.DEFINE_string("images", None, "Directory or glob of images.")
@@ -78,8 +57,9 @@ def define_flags():
 def main(argv):
   del argv
   if flags.FLAGS.table:
+    from bls2017.docs import tables  # pylint: disable=import-outside-toplevel
     with open(flags.FLAGS.table) as f:
-      print(markdown_table(json.load(f)))
+      print(tables.compaction_table(json.load(f)))
     return
   if not flags.FLAGS.images:
     raise app.UsageError("--images (or --table) is required.")

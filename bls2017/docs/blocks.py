@@ -1,0 +1,652 @@
+"""The generated blocks of the pages: BLOCKS[name](root) -> Markdown text.
+
+Each reads committed results under the repository root and renders one
+table or paragraph; where the prose around a block draws a conclusion from
+the figures, the block checks it (`_require`) so that a rerun that changes
+the conclusion fails loudly instead of leaving the prose wrong.
+"""
+
+import csv
+import json
+import os
+
+from bls2017.docs import DocsError, tables
+
+BLOCKS = {}
+
+
+def block(name):
+  def register(generate):
+    BLOCKS[name] = generate
+    return generate
+  return register
+
+
+def _json(root, *parts):
+  with open(os.path.join(root, *parts), encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _csv(root, *parts):
+  with open(os.path.join(root, *parts), encoding="utf-8") as f:
+    return list(csv.DictReader(f))
+
+
+def _require(condition, reading):
+  if not condition:
+    raise DocsError(f"the results no longer bear out: {reading}")
+
+
+def _results(root, *paths):
+  from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
+  return evaluation.read_results([os.path.join(root, *p) for p in paths])
+
+
+def _minus(value, digits):
+  """A signed figure with a typographic minus, as the prose writes it."""
+  return f"{'+' if value >= 0 else chr(0x2212)}{abs(value):.{digits}f}"
+
+
+def _range(values, digits, unit=""):
+  return f"{min(values):.{digits}f}–{max(values):.{digits}f}{unit}"
+
+
+# ---------------------------------------------------------------- the zoo
+
+@block("zoo-table")
+def _zoo_table(root):
+  del root  # The catalog ships inside the package.
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  return tables.zoo_table(zoo.catalog())
+
+
+# The classical codecs the zoo is compared with, in the pages' order.
+ANCHORS = {"jpeg": "JPEG (4:2:0)", "jpeg2000": "JPEG 2000 (9/7, MCT)",
+           "webp": "WebP", "avif": "AVIF"}
+
+
+def _bd_files(root, folder, anchors, first):
+  from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
+  results = {}
+  for anchor in anchors:
+    results[anchor] = _json(root, folder, evaluation.bd_file_name(
+        anchor, anchor == first))
+    _require(results[anchor]["anchor"] == anchor,
+             f"{folder}'s BD file for {anchor} is against {anchor}")
+  return results
+
+
+@block("zoo-bd")
+def _zoo_bd(root):
+  results = _bd_files(root, "results/rd", ANCHORS, "jpeg")
+  return tables.bd_table("bls2017", results, ANCHORS)
+
+
+@block("zoo-rate-matched")
+def _zoo_rate_matched(root):
+  return tables.rate_matched_table(
+      "bls2017-mse-4", _csv(root, "results/rd/per_image.csv"),
+      _csv(root, "results/rd/rate_matched.csv"))
+
+
+@block("zoo-validation-run")
+def _zoo_validation_run(root):
+  total = _json(root, "results/rd/timings.json")["total"]
+  return ("On the 24 CBSD68 validation images (481×321), real file sizes "
+          "with the\n16-byte header (`bls2017 evaluate`, full results in "
+          "[`results/rd/`](../results/rd/);\nwith the four codecs its "
+          f"phases took {total:.0f} s on 2 cores, `results/rd/timings.json`).")
+
+
+@block("zoo-compaction")
+def _zoo_compaction(root):
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  result = _json(root, "results/zoo/compaction.json")
+  _require(len(result["models"]) == len(zoo.catalog()),
+           "the compaction file covers every shipped model")
+  return tables.compaction_table(result)
+
+
+@block("evaluate-timing")
+def _evaluate_timing(root):
+  rows = _json(root, "results/benchmarks/evaluate_768x512.json")
+  phases = {row["what"].removeprefix("phase: "): row["seconds"]
+            for row in rows[1:]}
+
+  def total(word):
+    return sum(s for name, s in phases.items() if word in name)
+
+  return (f"On 2 CPU cores, 24\nphotos of 768×512 (centre crops of training "
+          f"photographs) with the seven\nRGB models and the four codecs take "
+          f"{rows[0]['seconds']:.0f} s in all: {total('model'):.0f} s for "
+          f"the models,\n{total('sweep'):.0f} s for the four quality sweeps, "
+          f"{total('matching'):.0f} s for rate matching "
+          f"({phases['avif rate matching']:.0f} s of it\nAVIF's); "
+          "`python -m bls2017.benchmark --evaluate DIR` measures it\n"
+          "(`results/benchmarks/evaluate_768x512.json`).")
+
+
+# ---------------------------------------------------------------- training
+
+@block("training-speed")
+def _training_speed(root):
+  results = [_json(root, "results/benchmarks",
+                   f"training_192x{patchsize}.json")
+             for patchsize in (128, 256)]
+  _require(all(r["config"]["num_filters"] == 192 for r in results),
+           "the training benchmarks are of 192 filters")
+  for result in results:
+    seconds = {row["what"]: row.get("seconds") for row in result["rows"]}
+    irfft = seconds["train step, fixed batch, kernels by irfft2d"]
+    _require(seconds["train step, fixed batch, kernels by matrix product"]
+             < irfft, "the matrix product makes the step faster")
+    _require(seconds["train step, fixed batch, XLA"] > irfft,
+             "XLA makes the step slower")
+    _require(seconds["g_a + g_s, convolutions in mixed_bfloat16 (fwd+bwd)"]
+             > seconds["g_a + g_s, convolutions in float32 (fwd+bwd)"],
+             "bfloat16 convolutions are slower")
+    _require({"amx_bf16", "avx512_bf16"} <= set(result["machine"]["isa"]),
+             "the benchmark's CPU has bfloat16 instructions")
+  return tables.training_speed_table(results)
+
+
+@block("gdn-comparison")
+def _gdn_comparison(root):
+  from bls2017.campaign import plan as plan_lib  # pylint: disable=import-outside-toplevel
+  comparison = _json(root, "campaign/gdn_comparison.json")
+  models = list(comparison["models"].values())
+  low, high = models[1]["vs_first"]["loss"]["ci95"]
+  _require(low < 0 < high, "the two GDN forms are equal within the interval")
+  _require(models[0]["steps"] == models[1]["steps"],
+           "both GDN models had the same budget")
+  _require({m["gdn"] for m in models} == {"paper", "simplified"},
+           "the comparison is of the two forms")
+  plan = plan_lib.load(os.path.join(root, "campaign", "plan.json"))
+  _require({m.gdn for m in plan.models} == {"paper"},
+           "the ladder's plan uses the paper's form")
+  return tables.gdn_comparison_table(comparison)
+
+
+# ------------------------------------------------------- related systems
+
+RELATED_2K_SETTINGS = {
+    "bls2017": ("bls2017", [f"λ = {v}" for v in
+                            ("0.0003", "0.001", "0.003", "0.01", "0.03")]),
+    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
+    "content_weighted": ("content-weighted",
+                         [f"λ = {v}" for v in ("0.001", "0.003", "0.01")]),
+}
+
+
+@block("related-2k-curves")
+def _related_2k_curves(root):
+  merged = _results(root, *[("results/related", f"{m}.json")
+                            for m in RELATED_2K_SETTINGS])
+  return tables.curves_table(merged, RELATED_2K_SETTINGS)
+
+
+@block("related-2k-decoding")
+def _related_2k_decoding(root):
+  merged = _results(root, *[("results/related", f"{m}.json")
+                            for m in RELATED_2K_SETTINGS])
+
+  def seconds(methods, digits):
+    return _range([s["decoding_time"] for m in methods
+                   for s in merged[m][1]], digits, " s")
+
+  return (
+      "* Decoding: bls2017 and CAE-ADMM decode a 481×321 image in "
+      f"{seconds(['bls2017', 'cae_admm'], 3)}.\n"
+      "  The content-weighted times in the table above "
+      f"({seconds(['content_weighted'], 2)}) were taken\n"
+      "  with the first plane decoder, which ran the context model over the "
+      "whole\n  code volume at each of the C + H + W − 2 = 132 planes; the "
+      "current one\n  evaluates each plane's causal windows only (below). "
+      "Decoding code by\n  code in causal order "
+      "(`content_weighted/sequential.py`) range-codes all\n  codes in one "
+      "stream; it is measured beside the planes in the ablation\n  below.")
+
+
+RELATED_20K_SETTINGS = {
+    "bls2017": ("bls2017", [f"λ = {v}" for v in
+                            ("0.001", "0.003", "0.01", "0.03")]),
+    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
+    "content_weighted": ("content-weighted",
+                         [f"λ = {v}" for v in
+                          ("0.001", "0.003", "0.01", "0.03")]),
+}
+RELATED_20K = "results/related/20k"
+
+
+def _related_20k(root):
+  """The 20,000-step comparison: merged curves, BD file, training records
+  (the content-weighted models were evaluated in a run of their own and
+  merged into the others' curves by `bls2017 plot`)."""
+  merged = _results(root, *[(RELATED_20K, f"{m}.json")
+                            for m in RELATED_20K_SETTINGS])
+  own = _results(root, (RELATED_20K, "content_weighted",
+                        "content_weighted.json"))["content_weighted"][1]
+  _require(merged["content_weighted"][1] ==
+           sorted(own, key=lambda s: s["bpp"]),
+           "the merged content-weighted curve is its own run's")
+  records = []
+  for folder in (RELATED_20K, f"{RELATED_20K}/content_weighted"):
+    records += _json(root, folder, "training.json")["models"]
+  _require({r["method"] for r in records} == set(RELATED_20K_SETTINGS),
+           "every system of the comparison has its training records")
+  _require(all(r.get("total_steps", r["steps"]) >= 20000 for r in records),
+           "every model of the comparison had at least 20,000 steps")
+  return merged, _json(root, RELATED_20K, "bd.json"), records
+
+
+@block("related-20k-curves")
+def _related_20k_curves(root):
+  return tables.curves_table(_related_20k(root)[0], RELATED_20K_SETTINGS)
+
+
+@block("related-20k-bd")
+def _related_20k_bd(root):
+  return tables.bd_methods_table(_related_20k(root)[1], {
+      "cae_admm": "CAE-ADMM", "content_weighted": "content-weighted",
+      "jpeg": "JPEG (4:2:0)"})
+
+
+@block("related-20k-training")
+def _related_20k_training(root):
+  return tables.training_table(_related_20k(root)[2])
+
+
+@block("related-budget")
+def _related_budget(root):
+  steps = [r.get("total_steps", r["steps"]) for r in _related_20k(root)[2]]
+  return (
+      "* All three, **training budget**: the models below had "
+      f"1,000–{max(steps):,} CPU\n  steps each (the ablations 1,000 or "
+      "2,000, the first comparison 2,000,\n  the longer one "
+      f"{min(steps):,}–{max(steps):,}), far less than the papers' GPU "
+      "trainings,\n  so their figures compare the machinery on equal terms, "
+      "not the methods\n  at convergence. The longer comparison trains every "
+      "system with the same\n  cosine decay of the learning rate (CAE-ADMM's "
+      "described plateau halving\n  is its own default, not used there) so "
+      "that the terms stay equal.\n  `results/related/train_comparison.sh "
+      "TRAIN_DIR OUT_DIR` trains the longer\n  comparison on equal terms: "
+      "per system one parent of 20,000 steps at a\n  middle rate and "
+      "children of 4,000 more steps each, warm-started from a\n  trained "
+      "neighbour (`--warm_start`, which every system's `train` takes);\n  "
+      "it resumes where it was stopped. Its models are measured below.")
+
+
+@block("related-20k-reading")
+def _related_20k_reading(root):
+  merged, bd, _ = _related_20k(root)
+  curve = {m: merged[m][1] for m in RELATED_20K_SETTINGS}
+  cw, jpeg, cae = bd["content_weighted"], bd["jpeg"], bd["cae_admm"]
+  top, bls = curve["content_weighted"][-1], curve["bls2017"][1]
+  best = max(curve["bls2017"], key=lambda s: s["psnr"])
+  above = [s["psnr"] for s in curve["cae_admm"] if s["psnr"] > best["psnr"]]
+  _require(jpeg["bd_rate_psnr"] > 0 and cae["bd_rate_psnr"] > 0
+           and cae["bd_rate_ms_ssim_db"] > cae["bd_rate_psnr"],
+           "bls2017 is above JPEG and CAE-ADMM, most in MS-SSIM")
+  _require(len(above) == 2, "two CAE-ADMM points pass bls2017's best")
+  _require(top["psnr"] < bls["psnr"] and cw["bd_psnr"] < cae["bd_psnr"],
+           "content-weighted is the lowest curve")
+  cw_seconds = {k: [s[k] for s in curve["content_weighted"]]
+                for k in ("encoding_time", "decoding_time")}
+  others = [s[k] for m in ("bls2017", "cae_admm") for s in curve[m]
+            for k in ("encoding_time", "decoding_time")]
+  return (
+      "At 20,000 steps bls2017 is above JPEG (JPEG needs "
+      f"{jpeg['bd_rate_psnr']:.1f} % more bits at\nequal PSNR over the "
+      "overlap), where at 2,000 steps (below) every learned\ncurve was under "
+      "it. CAE-ADMM needs more bits than bls2017 at\nequal quality where the "
+      "curves overlap, most in MS-SSIM; its two upper\npoints reach "
+      f"{above[0]:.2f} and {above[1]:.2f} dB, above the best bls2017 point "
+      f"({best['psnr']:.2f} dB\nat {best['bpp']:.3f} bpp), so the BD figures "
+      "cover only the overlap given.\nContent-weighted is the lowest of the "
+      f"three: {_minus(cw['bd_psnr'], 2)} dB against bls2017 at\nequal rate "
+      f"over {100 * cw['bd_psnr_overlap']:.0f} % of the span, "
+      f"{_minus(cw['bd_rate_psnr'], 1)} % rate at equal PSNR over the "
+      f"{100 * cw['bd_rate_psnr_overlap']:.0f} %\nwhere the PSNR ranges "
+      f"overlap, and its best point ({top['psnr']:.2f} dB at "
+      f"{top['bpp']:.3f} bpp)\nis under bls2017's at {bls['bpp']:.3f} bpp "
+      f"({bls['psnr']:.2f} dB); in the plot its upper\npoints also fall "
+      "under JPEG's curve. Its coder runs the context model\nplane by plane "
+      "on each plane's causal windows: "
+      f"{_range(cw_seconds['encoding_time'], 2)} s to encode and\n"
+      f"{_range(cw_seconds['decoding_time'], 2)} s to decode an image, where "
+      "the other two, whose rate models\nare factorized, take "
+      f"{_range(others, 3)} s.")
+
+
+# ---------------------------------------------------------------- CAE-ADMM
+
+CAE_ADMM_MODES = {
+    "cae-admm-full.npz": "ADMM as built (`--admm full`)",
+    "cae-admm-no_dual.npz": "U held at 0 (`--admm no_dual`)",
+    "cae-admm-off.npz": "no ADMM term, coding still pruned (`--admm off`)",
+    "cae-admm-ssim.npz": "ADMM, MSE then MSE + SSIM "
+                         "(`--ssim_weight 0.5 --mse_fraction 0.5`)"}
+CAE_ADMM_PRUNING = {
+    "cae-f0.1.npz": "keep 10 %, ADMM and pruning (the defaults)",
+    "cae-nopruning.npz": "the same, trained and coded without pruning "
+                         "(`--nopruning`)"}
+
+
+@block("cae-admm-pruning")
+def _cae_admm_pruning(root):
+  results = _json(root, "results/related/cae_admm_ablation.json")
+  return tables.ablation_table(results, CAE_ADMM_PRUNING,
+                               tables.CAE_ADMM_FIGURES)
+
+
+@block("cae-admm-pruning-reading")
+def _cae_admm_pruning_reading(root):
+  results = _json(root, "results/related/cae_admm_ablation.json")
+  first_run = _json(root, "results/related/cae_admm_modes_ablation.json")[
+      "cae-admm-full.npz"]
+  pruned, unpruned = (results[name] for name in CAE_ADMM_PRUNING)
+  _require((pruned["pruning"], unpruned["pruning"]) == (True, False),
+           "the two models differ in pruning")
+  _require(pruned["steps"] == unpruned["steps"] == first_run["steps"],
+           "the pruning models had the modes ablation's budget")
+  _require(unpruned["vs_first"]["zero_fraction"]["ci95"][1] < 0
+           and unpruned["vs_first"]["bpp"]["ci95"][0] > 0,
+           "pruning makes latents sparser and files smaller")
+  return (
+      "Without pruning the model has no ADMM variables, so it also draws "
+      "fresh\nrandom patches every step where the first cycles over 800 "
+      "fixed crops: the\ntwo differ in their data as well. Without pruning "
+      f"{100 * unpruned['zero_fraction']:.1f} % of the latents are zero and "
+      f"the files take\n{unpruned['bpp']:.3f} bpp instead of "
+      f"{pruned['bpp']:.3f}, for "
+      f"{unpruned['vs_first']['psnr']['mean']:.2f} dB more. The first "
+      "model's command is\nthat of the ADMM ablation's first row; run again "
+      f"(here with one thread),\nit gave {pruned['bpp']:.3f} bpp and "
+      f"{pruned['psnr']:.2f} dB where that run gave {first_run['bpp']:.3f} "
+      f"bpp and\n{first_run['psnr']:.2f} dB. Two runs of one command can "
+      "differ by as much as\nthe ADMM modes below differ from each other, a "
+      "spread that intervals over\nimages do not show.")
+
+
+@block("cae-admm-modes")
+def _cae_admm_modes(root):
+  results = _json(root, "results/related/cae_admm_modes_ablation.json")
+  steps = {figures["steps"] for figures in results.values()}
+  _require(steps == {1000}, "every ADMM mode had 1,000 steps")
+  return tables.ablation_table(results, CAE_ADMM_MODES,
+                               tables.CAE_ADMM_FIGURES)
+
+
+@block("cae-admm-modes-reading")
+def _cae_admm_modes_reading(root):
+  results = _json(root, "results/related/cae_admm_modes_ablation.json")
+  batch = _json(root, "results/related/"
+                "cae_admm_modes_ablation_batch_dual.json")
+  no_dual, off, ssim = (results[f"cae-admm-{m}.npz"]["vs_first"]
+                        for m in ("no_dual", "off", "ssim"))
+  earlier = batch["cae-admm-off.npz"]["vs_first"]["psnr"]
+  low, high = sorted(-bound for bound in earlier["ci95"])
+  _require(no_dual["psnr"]["ci95"][0] > 0 and off["psnr"]["ci95"][0] < 0
+           < off["psnr"]["ci95"][1] and low > 0,
+           "U at 0 gains, no ADMM term ties, the earlier ADMM gained")
+  return (
+      "With its variables per crop and ten ADMM iterations in 1,000 steps, "
+      "ADMM\ndoes not help at this budget (one run each, so read it with the "
+      "rerun\nabove in mind): holding U at 0 gives "
+      f"{no_dual['psnr']['mean']:.2f} dB more for "
+      f"{no_dual['bpp']['mean']:.3f}\nbpp more, and no ADMM term at all "
+      "matches full ADMM's PSNR at "
+      f"{off['bpp']['mean']:.3f} bpp\nmore (one point each, so whether the "
+      "rate buys the quality is not\nmeasured). U accumulates z − Z at every "
+      "iteration in which a crop's\nlatents stay outside the projection's "
+      "support, so the pull towards Z − U\nkeeps growing; at this budget it "
+      "seems to cost the reconstruction more\nthan it saves in rate. The "
+      "earlier\nimplementation (`cae_admm_modes_ablation_batch_dual.json`: U "
+      "one tensor\nshaped like a batch, Z recomputed every batch) found the "
+      f"opposite, full\nADMM {-earlier['mean']:.2f} dB [{low:.2f}, "
+      f"{high:.2f}] above no ADMM term at the same rate; its gain\ncame with "
+      "the every-batch Z step, a penalty towards each batch's own\nprojected "
+      "latents rather than the described epoch-level ADMM. The MSE\nthen MSE "
+      f"+ SSIM schedule raises SSIM most ({ssim['ssim']['mean']:+.3f}), as it "
+      "should, but also\nPSNR, at "
+      f"{ssim['bpp']['mean']:.3f} bpp more; with one seed, part of that may "
+      "be the blended\ndistortion weighing more against the ADMM penalty "
+      "than the MSE alone.")
+
+
+# -------------------------------------------------------- content-weighted
+
+CW_MODELS = {"cw-l0.01.npz": "content-weighted λ = 0.01, importance map",
+             "cw-nomap-l0.01.npz": "the same without importance map"}
+
+
+def _cw_ablation(root):
+  results = _json(root, "results/related/content_weighted_ablation.json")
+  _require({figures["steps"] for figures in results.values()} == {2000},
+           "the content-weighted ablation's models had 2,000 steps")
+  return results
+
+
+@block("cw-ablation")
+def _cw_ablation_table(root):
+  return tables.ablation_table(_cw_ablation(root), CW_MODELS,
+                               tables.CW_FIGURES)
+
+
+def _fewer(ratio):
+  return f"{100 * (1 - ratio):.0f} %"
+
+
+@block("cw-ablation-reading")
+def _cw_ablation_reading(root):
+  results = _cw_ablation(root)
+  with_map, without = (results[name] for name in CW_MODELS)
+  table_point = _json(root, "results/related/content_weighted_ablation_"
+                      "whole_volume.json")["cw-l0.01.npz"]
+  gain = without["vs_first"]["psnr"]["mean"]
+  return (
+      "\"Codes kept\" is the fraction of codes the map keeps; \"context "
+      "model bpp\"\nand \"factorized bpp\" are the information content of "
+      "the same codes\n(importance map included) under the context model "
+      "and under per-channel\nfactorized tables fitted to them; \"factorized "
+      "file bpp\" is the real size\nwhen the kept codes are range-coded with "
+      "those tables in one string. The\ncontext model codes the same codes "
+      f"in {_fewer(with_map['context_bpp'] / with_map['factorized_bpp'])} "
+      "(with the map) and "
+      f"{_fewer(without['context_bpp'] / without['factorized_bpp'])}\n"
+      "(without) fewer bits; as real files, "
+      f"{_fewer(with_map['bpp'] / with_map['factorized_file_bpp'])} and "
+      f"{_fewer(without['bpp'] / without['factorized_file_bpp'])} fewer. "
+      "The map spends\n"
+      f"{_fewer(with_map['bpp'] / without['bpp'])} fewer bits than keeping "
+      f"every code, for {gain:.1f} dB. (The comparison\ntable's own "
+      f"λ = 0.01 model, not kept, gave {table_point['bpp']:.3f} bpp and "
+      f"{table_point['psnr']:.2f} dB:\n"
+      "`results/related/content_weighted_ablation_whole_volume.json`. The "
+      "model\nwithout the map has no mask, so the mask gradient does not "
+      "touch it.)")
+
+
+@block("cw-decoders")
+def _cw_decoders(root):
+  return tables.cw_decoder_table(_cw_ablation(root), {
+      "cw-l0.01.npz": "importance map",
+      "cw-nomap-l0.01.npz": "no importance map"})
+
+
+@block("cw-decoders-reading")
+def _cw_decoders_reading(root):
+  results = _cw_ablation(root)
+  with_map, without = (results[name] for name in CW_MODELS)
+  slower = [f["sequential_decode_s"] / f["slanted_decode_s"]
+            for f in (with_map, without)]
+  per_code = [1e6 * f["sequential_decode_s"] / f["kept_codes"]
+              for f in (with_map, without)]
+  return (
+      "The file format's plane decoder evaluates each plane's causal "
+      "windows,\nvectorised across the plane, in the exported TensorFlow "
+      "graph: every layer\nof the context model runs once per position over "
+      "the image. Code by code\n(NumPy on a 17 × 53-input window per code, "
+      "and `constriction`'s range\ncoder, which decodes one symbol at a "
+      f"time) costs about {_range(per_code, 0)} µs a code in\nthis run, so "
+      f"it is {slower[0]:.1f}× slower than the planes at "
+      f"{100 * with_map['kept_fraction']:.0f} % of codes kept and\n"
+      f"{slower[1]:.0f}× when every code is kept. The first plane decoder "
+      "ran the whole volume\nthrough the context model at every plane: "
+      "`python -m\ncontent_weighted.benchmark` times the three on random "
+      "codes of the same\nvolume (random weights, each decoder checked;\n"
+      "`results/benchmarks/content_weighted_decoders.json`):")
+
+
+@block("cw-decoders-benchmark")
+def _cw_decoders_benchmark(root):
+  return tables.cw_decoders_benchmark_table(
+      _json(root, "results/benchmarks/content_weighted_decoders.json"))
+
+
+@block("cw-decoders-benchmark-reading")
+def _cw_decoders_benchmark_reading(root):
+  timings = _json(root, "results/benchmarks/content_weighted_decoders.json")
+  rows = timings["by_kept_fraction"]
+  ratios = [row["volume"]["decode_s"] / row["windows"]["decode_s"]
+            for row in rows.values()]
+  fewest = rows["0.1"]
+  ratio = fewest["sequential"]["decode_s"] / fewest["windows"]["decode_s"]
+  with_map = _cw_ablation(root)["cw-l0.01.npz"]
+  overhead = 100 * (with_map["bpp"] / with_map["context_bpp"] - 1)
+  return (
+      f"In that run the windows decode in {_range(ratios, 0)}× less time "
+      "than the whole-volume\npasses, and "
+      f"{ratio:.1f}× less than code by code even at 10 % of codes kept. The"
+      "\nearlier ablation file gives the whole-volume decoder 1.41–1.46 s a "
+      "481×321\nimage, against 8.5–13.9 s for the same passes here: this "
+      "machine's 3-D\nconvolutions ran several times faster on that day, so "
+      "only ratios within\none run compare. One stream still removes the "
+      "files' coding overhead: the\nplane files are "
+      f"{overhead:.1f} % above their information content with the map "
+      f"({with_map['bpp']:.3f} vs\n{with_map['context_bpp']:.3f} bpp; the "
+      "2-byte lengths of the 132 plane strings alone cost 0.014\nbpp at "
+      "481×321, the rest is each string's termination and the 16-bit\n"
+      "rounding of the CDFs), the code-by-code streams 0.2 %. The files "
+      "stay\nplane by plane because that decoder is the fast one and runs in "
+      "the\nexported SavedModel (TFC's range decoder needs every CDF of a "
+      "string before\nit decodes the first symbol, so it cannot code code by "
+      "code).")
+
+
+CW_MECHANISMS = {
+    "cw-l0.01.npz": "GDN transforms, band gradient (the model above)",
+    "cw-relaxed-l0.01.npz": "two-stage mask, relaxed for the first half "
+                            "(`--relaxed_fraction=0.5`)",
+    "cw-dense-l0.01.npz": "dense-block transforms (`--transform=dense`)"}
+
+
+def _cw_mechanisms(root):
+  results = _json(root, "results/related/"
+                  "content_weighted_mechanisms_ablation.json")
+  _require({figures["steps"] for figures in results.values()} == {2000}
+           and results["cw-relaxed-l0.01.npz"]["relaxed_until"] == 1000
+           and results["cw-dense-l0.01.npz"]["transform"] == "dense",
+           "the mechanisms' models: 2,000 steps, relaxed half, dense")
+  return results
+
+
+@block("cw-mechanisms")
+def _cw_mechanisms_table(root):
+  return tables.ablation_table(_cw_mechanisms(root), CW_MECHANISMS,
+                               tables.CW_MECHANISM_FIGURES)
+
+
+@block("cw-mechanisms-reading")
+def _cw_mechanisms_reading(root):
+  results = _cw_mechanisms(root)
+  relaxed = results["cw-relaxed-l0.01.npz"]["vs_first"]
+  more_bpp, more_db = relaxed["bpp"]["mean"], relaxed["psnr"]["mean"]
+  # "About what the GDN models' curve gives for that much rate": the
+  # comparison's curve, its slope between the two upper points, which
+  # bracket the models.
+  curve = _json(root, "results/related/content_weighted.json")["results"]
+  (b0, b1), (p0, p1) = curve["bpp"][-2:], curve["psnr-rgb"][-2:]
+  slope = (p1 - p0) / (b1 - b0)
+  dense = results["cw-dense-l0.01.npz"]
+  _require(abs(more_db - slope * more_bpp) < 0.1,
+           "two-stage training follows the curve's slope")
+  _require(b0 < dense["bpp"] < b1 and
+           dense["psnr"] < p0 + slope * (dense["bpp"] - b0),
+           "the dense transforms are below the curve")
+  return (
+      "Neither moves the project's defaults. Two-stage training keeps more "
+      f"codes\n(+{more_bpp:.3f} bpp) for +{more_db:.2f} dB, about what the "
+      "GDN models' curve in the\ncomparison table gives for that much rate, "
+      "so at one point each it\nneither helps nor hurts measurably; the band "
+      "gradient stays the default.\nThe dense-block transforms, at 2,000 "
+      f"steps, land at {dense['bpp']:.3f} bpp and\n{dense['psnr']:.2f} dB, "
+      f"below that curve ({b0:.3f} bpp / {p0:.2f} dB and {b1:.3f} bpp / "
+      f"{p1:.2f} dB\nbracket them): these ReLU networks learn slower than "
+      "the GDN stack at this\nbudget, which says nothing of them at "
+      "convergence.")
+
+
+CW_MAP = {"cw-l0.01.npz": "map under its fitted factorized tables (default)",
+          "cw-map-l0.01.npz": "map in the context model's volume "
+                              "(`--map_model=context`)"}
+
+
+def _cw_map(root):
+  results = _json(root, "results/related/content_weighted_map_ablation.json")
+  base, in_volume = (results[name] for name in CW_MAP)
+  _require((base["map_model"], in_volume["map_model"]) ==
+           ("factorized", "context") and
+           {base["steps"], in_volume["steps"]} == {2000},
+           "the map models: factorized and context, 2,000 steps")
+  # Same codes and map in both files: only their coding differs.
+  for figure in ("psnr", "kept_codes", "map_factorized_bpp"):
+    _require(in_volume["vs_first"][figure]["ci95"] == [0.0, 0.0],
+             f"both map models give the same {figure}")
+  return results
+
+
+@block("cw-map")
+def _cw_map_table(root):
+  return tables.ablation_table(_cw_map(root), CW_MAP, tables.CW_MAP_FIGURES)
+
+
+@block("cw-map-intro")
+def _cw_map_intro(root):
+  base = _cw_map(root)["cw-l0.01.npz"]
+  return (
+      "Coding the importance map by the context model\n"
+      "(`results/related/content_weighted_map_ablation.json`): two models "
+      "trained\nwith the first model's recipe, the second with "
+      "`--map_model=context`, and\nmeasured on the same 24 CBSD68 images. "
+      "The context model's loss trains\nthe context model alone, so with the "
+      "same seed both trainings gave the\nsame encoder, map and decoder, and "
+      "the two files hold the same codes and\nthe same map: the rows differ "
+      "only in how the map (and, through the\nmap's slice, the codes) are "
+      f"coded. (This retraining gave {base['bpp']:.3f} bpp and\n"
+      f"{base['psnr']:.2f} dB, the comparison table's λ = 0.01 point; the "
+      "first model above,\nfrom an earlier run of the same command, differs "
+      "by a few thousandths of\na bpp.)")
+
+
+@block("cw-map-reading")
+def _cw_map_reading(root):
+  results = _cw_map(root)
+  base, in_volume = (results[name] for name in CW_MAP)
+  saved = -in_volume["vs_first"]["bpp"]["mean"] / base["bpp"]
+  fewer = 1 - in_volume["map_bpp"] / in_volume["map_factorized_bpp"]
+  planes = in_volume["vs_first"]["slanted_decode_s"]
+  low, high = planes["ci95"]
+  sequential = in_volume["vs_first"]["sequential_decode_s"]["mean"]
+  return (
+      f"The context model codes the map in {100 * fewer:.0f} % fewer bits "
+      f"than its fitted\ntables ({in_volume['map_bpp']:.4f} against "
+      f"{in_volume['map_factorized_bpp']:.4f} bpp); the file is "
+      f"{100 * saved:.1f} % smaller at\nthe same reconstruction. Decoding "
+      f"with the planes took\n{1000 * planes['mean']:.0f} ms more per image "
+      f"in this run ({1000 * low:+.0f} to {1000 * high:+.0f} ms: one more "
+      "plane,\nand masked_a's share from the mask computed plane by plane, "
+      "since the\nmask is not known before the first plane); code by code,\n"
+      f"{1000 * sequential:.0f} ms more (the coder visits every position of "
+      "the volume in\norder, the map's cells included, and skips the dropped "
+      "codes as it\nlearns the mask).")

@@ -1,0 +1,70 @@
+"""The pages' generated text: what `python -m bls2017.docs` makes from the
+committed results is what the committed pages say."""
+
+import pytest
+
+from bls2017 import docs
+from bls2017.docs import blocks
+from cli_helpers import ROOT
+
+
+def test_generated_text_is_the_committed_text():
+  stale = docs.update(ROOT, check=True)
+  assert not stale, ("run `python -m bls2017.docs`; stale blocks: "
+                     f"{stale}")
+
+
+def test_every_block_is_on_a_page():
+  used = set()
+  for page in docs.pages(ROOT):
+    with open(page, encoding="utf-8") as f:
+      used.update(docs.render(f.read(), lambda name: "")[1])
+  assert used == set(blocks.BLOCKS)
+
+
+def _page(*names):
+  return "".join(f"before\n<!-- begin generated: {n} -->\nold {n}\n"
+                 f"<!-- end generated: {n} -->\n" for n in names) + "after\n"
+
+
+def test_render_replaces_only_the_marked_text():
+  text, names = docs.render(_page("a", "b"), lambda name: f"new {name}")
+  assert names == ["a", "b"]
+  assert text == _page("a", "b").replace("old", "new")
+
+
+def test_broken_markers_are_refused():
+  with pytest.raises(docs.DocsError, match="1 begin and 0 end markers"):
+    docs.render("<!-- begin generated: a -->\ntext\n", str)
+  with pytest.raises(docs.DocsError, match="0 matching pairs"):
+    docs.render("<!-- begin generated: a -->\nx\n"
+                "<!-- end generated: b -->\n", str)
+
+
+def test_check_names_stale_blocks_and_writes_nothing(tmp_path, monkeypatch):
+  monkeypatch.setattr(docs, "PAGES", ("*.md",))
+  monkeypatch.setattr(blocks, "BLOCKS", {"a": lambda root: "fresh",
+                                         "b": lambda root: "old b"})
+  page = tmp_path / "page.md"
+  page.write_text(_page("a", "b"))
+  assert docs.update(str(tmp_path), check=True) == [("page.md", ["a"])]
+  assert page.read_text() == _page("a", "b")
+  assert docs.update(str(tmp_path)) == [("page.md", ["a"])]
+  assert "old a" not in page.read_text() and "fresh" in page.read_text()
+  assert docs.update(str(tmp_path), check=True) == []
+
+
+def test_unknown_block_and_a_reading_the_results_no_longer_bear(tmp_path,
+                                                                  monkeypatch):
+  monkeypatch.setattr(docs, "PAGES", ("*.md",))
+  (tmp_path / "page.md").write_text(_page("nowhere"))
+  with pytest.raises(docs.DocsError, match="unknown generated block"):
+    docs.update(str(tmp_path), check=True)
+
+  def contradicted(root):
+    del root
+    blocks._require(False, "the matrix product is faster")  # pylint: disable=protected-access
+
+  monkeypatch.setitem(blocks.BLOCKS, "nowhere", contradicted)
+  with pytest.raises(docs.DocsError, match="no longer bear out: the matrix"):
+    docs.update(str(tmp_path), check=True)
