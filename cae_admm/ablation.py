@@ -34,6 +34,9 @@ def describe(codec):
           "ssim_weight": codec.model.ssim_weight,
           "ms_ssim_weight": codec.model.ms_ssim_weight,
           "perceptual_from": codec.model.perceptual_from,
+          # Older files lack it: their `--admm off` and `--nopruning`
+          # models drew fresh patches every step.
+          "sampling": codec.loaded.metadata.get("sampling"),
           "steps": codec.loaded.metadata.get("steps"),
           "training_seconds": codec.loaded.metadata.get("seconds_this_run")}
 

@@ -2,8 +2,9 @@
 Keras loop (`bls2017.core.training`) -- distortion under the ADMM pruning
 schedule, then factorized tables fitted to the pruned integer latents.
 
-With an ADMM term (`--admm full` or `no_dual`) the data is a fixed set of
-training crops, so that each keeps its own ADMM variables Z[i] and U[i]:
+The data is a fixed set of training crops, so that with an ADMM term
+(`--admm full` or `no_dual`) each keeps its own ADMM variables Z[i] and
+U[i]:
 
     training images --steps_per_epoch batches, drawn once (flips included)-->
     crops [N = steps_per_epoch * batchsize, P, P, C]
@@ -12,8 +13,13 @@ training crops, so that each keeps its own ADMM variables Z[i] and U[i]:
     `admm_every_epochs` epochs the Z- and U-steps over all N crops.
 
 An epoch is then one pass over the crops, as in the description's schedule.
-Without an ADMM term, patches are drawn at random on every step.
+Models without ADMM variables (`--admm off`, `--nopruning`) train on the
+same crops in the same order, so an ablation of the modes compares them on
+the same data; the model file records this as its "sampling".
 """
+
+# What every model file records of its data (the ablations compare it).
+SAMPLING = "fixed crop set, cycled"
 
 import dataclasses
 
@@ -117,20 +123,23 @@ def make_model(config, admm_shape=None):
 
 def train(config):
   """Trains per `config`; writes config.model_path; returns the model."""
-  if not (config.pruning and config.admm != "off"):
-    return training.train_fitting_tables(
-        config, lambda: make_model(config), codec.fitted_tables)
   if config.seed is not None:
     tf.keras.utils.set_random_seed(config.seed)
   crops = crop_set(config)
-  side = config.patchsize // model_lib.STRIDE
-  model = make_model(config, (len(crops), side, side,
-                              config.latent_channels))
+  dataset = crop_dataset(crops, config.batchsize, config.seed)
+  if config.pruning and config.admm != "off":
+    side = config.patchsize // model_lib.STRIDE
+    model = make_model(config, (len(crops), side, side,
+                                config.latent_channels))
+    callbacks = [ADMMSchedule(crops, config.admm_every_epochs,
+                              config.batchsize)]
+  else:  # No ADMM variables: the same crops, without their indices.
+    model, callbacks = make_model(config), []
+    dataset = dataset.map(lambda indices, x: x)
   source = training.warm_start(model, config)
   training.compile_adam(model, config)
-  dataset = crop_dataset(crops, config.batchsize, config.seed)
-  schedule = ADMMSchedule(crops, config.admm_every_epochs, config.batchsize)
+  images = dataset.map(lambda indices, x: x) if callbacks else dataset
   return training.fit_and_save(
-      model, config, dataset, system_callbacks=[schedule],
-      make_tables=lambda m: codec.fitted_tables(
-          m, dataset.take(16).map(lambda indices, x: x)), source=source)
+      model, config, dataset, metadata={"sampling": SAMPLING},
+      system_callbacks=callbacks, source=source,
+      make_tables=lambda m: codec.fitted_tables(m, images.take(16)))

@@ -388,6 +388,39 @@ def test_admm_ablation_modes(mode):
   assert np.count_nonzero(model.quantize(model.g_a(x))[0]) <= kept
 
 
+@pytest.mark.slow
+def test_every_ablation_mode_trains_on_the_same_crops(tmp_path, monkeypatch):
+  """--admm full/off and --nopruning see the same batches (the ablations
+  compare them on the same data), and their files say so."""
+  from cae_admm import ablation, train as train_lib
+  pattern = write_training_images(tmp_path / "train", [(48, 48), (48, 56)])
+  seen = {}
+  real_fit = train_lib.training.fit_and_save
+
+  def recording_fit(model, config, dataset, **kwargs):
+    batches = [b[1] if isinstance(b, tuple) else b
+               for b in dataset.take(4).as_numpy_iterator()]
+    seen[config.model_path] = np.stack(batches)
+    return real_fit(model, config, dataset, **kwargs)
+
+  monkeypatch.setattr(train_lib.training, "fit_and_save", recording_fit)
+  flags = {"full": ["--admm", "full"], "off": ["--admm", "off"],
+           "nopruning": ["--nopruning"]}
+  for name, extra in flags.items():
+    assert run_main(
+        cli, "cae_admm", "train", "--train_glob", pattern, "--model_path",
+        tmp_path / f"{name}.npz", "--num_filters", "8", "--latent_channels",
+        "4", "--patchsize", "32", "--batchsize", "2", "--epochs", "1",
+        "--steps_per_epoch", "2", "--seed", "0", "--verbose", "0",
+        *extra) == 0
+  first, *others = seen.values()
+  for batches in others:
+    np.testing.assert_array_equal(batches, first)
+  for name in flags:
+    codec = cae_codec.load(str(tmp_path / f"{name}.npz"))
+    assert ablation.describe(codec)["sampling"] == train_lib.SAMPLING, name
+
+
 def test_admm_mode_is_checked_and_kept_in_the_model_file(tmp_path):
   with pytest.raises(ValueError, match="admm_mode 'half'"):
     CAEADMMModel(num_filters=8, latent_channels=4, admm_mode="half")
