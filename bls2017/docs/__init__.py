@@ -27,9 +27,10 @@ import re
 # The pages that hold generated blocks, relative to the repository root.
 PAGES = ("README.md", "BUILD_NOTES.md", "docs/*.md")
 
+# Markers stand on lines of their own (a page may quote one in a sentence).
 _BLOCK = re.compile(
-    r"(<!-- begin generated: (?P<name>[\w-]+) -->\n)(?P<text>.*?)"
-    r"(\n<!-- end generated: (?P=name) -->)", re.DOTALL)
+    r"^(<!-- begin generated: (?P<name>[\w-]+) -->\n)(?P<text>.*?)"
+    r"^(<!-- end generated: (?P=name) -->)$", re.DOTALL | re.MULTILINE)
 
 
 class DocsError(ValueError):
@@ -59,11 +60,12 @@ def render(text, generate):
 
   def replace(match):
     names.append(match.group("name"))
-    return match.group(1) + generate(match.group("name")) + match.group(4)
+    return (match.group(1) + generate(match.group("name")) + "\n" +
+            match.group(4))
 
   rendered = _BLOCK.sub(replace, text)
-  begins = len(re.findall(r"<!-- begin generated:", text))
-  ends = len(re.findall(r"<!-- end generated:", text))
+  begins = len(re.findall(r"^<!-- begin generated:", text, re.MULTILINE))
+  ends = len(re.findall(r"^<!-- end generated:", text, re.MULTILINE))
   if not begins == ends == len(names):
     raise DocsError(f"{begins} begin and {ends} end markers, {len(names)} "
                     "matching pairs.")
@@ -93,7 +95,8 @@ def update(root, check=False):
     except DocsError as e:
       raise DocsError(f"{os.path.relpath(page, root)}: {e}") from None
     if rendered != text:
-      old = {m.group("name"): m.group("text") for m in _BLOCK.finditer(text)}
+      old = {m.group("name"): m.group("text").rstrip("\n")
+             for m in _BLOCK.finditer(text)}
       stale.append((os.path.relpath(page, root),
                     [n for n in names if old[n] != cache[n]]))
       if not check:

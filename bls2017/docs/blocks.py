@@ -650,3 +650,22 @@ def _cw_map_reading(root):
       f"{1000 * sequential:.0f} ms more (the coder visits every position of "
       "the volume in\norder, the map's cells included, and skips the dropped "
       "codes as it\nlearns the mask).")
+
+
+# ------------------------------------------------------------------ Kodak
+
+KODAK = "results/kodak"
+KODAK_ANCHORS = {"paper": "the paper's published curve", **ANCHORS}
+
+
+@block("kodak-bd")
+def _kodak_bd(root):
+  results = _bd_files(root, KODAK, KODAK_ANCHORS, "paper")
+  return tables.bd_table("bls2017", results, KODAK_ANCHORS)
+
+
+@block("kodak-curve")
+def _kodak_curve(root):
+  models = [r["model"] for r in _json(root, KODAK, "training.json")["models"]]
+  merged = _results(root, (KODAK, "bls2017.json"))
+  return tables.curves_table(merged, {"bls2017": ("bls2017", models)})
