@@ -34,7 +34,7 @@ import numpy as np
 from absl.flags import argparse_flags
 from PIL import Image
 
-from bls2017.core import commands, images, lazy
+from bls2017.core import commands, images, lazy, timing
 from bls2017.core.timing import add_timing_flags, median_seconds
 
 # Loaded at first use: --help and usage errors answer before TensorFlow.
@@ -215,7 +215,8 @@ def main(args):
                         f"{k} {v}" for k, v in row.items() if k != "what")
     print(f"{row['what']:<40}{figures}")
   with images.atomic_output(args.output) as f:
-    f.write(json.dumps(rows, indent=2).encode())
+    f.write(json.dumps({"machine": timing.machine(), "rows": rows},
+                       indent=2).encode())
   print(f"Wrote {args.output}")
 
 

@@ -26,7 +26,7 @@ import json
 import numpy as np
 from absl.flags import argparse_flags
 
-from bls2017.core import commands, images, lazy
+from bls2017.core import commands, images, lazy, timing
 from bls2017.core.timing import add_timing_flags, median_seconds
 
 # Loaded at first use: --help and usage errors answer before TensorFlow.
@@ -139,7 +139,7 @@ def main(args):
   rng = np.random.default_rng(args.seed)
   results = {"grid": list(args.grid), "code_channels": model.code_channels,
              "num_levels": model.num_levels, "repeats": args.repeats,
-             "by_kept_fraction": {}}
+             "machine": timing.machine(), "by_kept_fraction": {}}
   for keep in args.keep:
     row = measure(model, args.grid, keep, args.repeats, rng)
     results["by_kept_fraction"][str(keep)] = row

@@ -19,7 +19,10 @@ def test_codec_benchmark_writes_its_figures(rgb_model_path, tmp_path):
       "benchmark", "--model", rgb_model_path, "--sizes", "48x32,40x24",
       "--repeats", "1", "--skip_training", "--command_repeats", "0",
       "--output", str(output)]))
-  rows = json.loads(output.read_text())
+  result = json.loads(output.read_text())
+  assert result["machine"]["cores"] and "libavif" in (
+      result["machine"]["codec_libraries"])
+  rows = result["rows"]
   whats = [row["what"] for row in rows]
   assert any("48x32" in w for w in whats) and any("40x24" in w for w in whats)
   assert all(row["seconds"] > 0 for row in rows if "seconds" in row)

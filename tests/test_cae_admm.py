@@ -159,6 +159,9 @@ def test_ablation_reports_zero_fraction(cae_path, tmp_path):
   assert psnr["ci95"][0] <= psnr["mean"] <= psnr["ci95"][1]
   assert "vs_first" not in results["pruned"]
   assert json.loads((tmp_path / "a.json").read_text()) == results
+  # Where it was measured, beside each model's figures.
+  assert results["pruned"]["machine"] == results["unpruned"]["machine"]
+  assert results["pruned"]["machine"]["cpu"]
 
 
 def test_evaluation_logs_each_term_by_its_name():

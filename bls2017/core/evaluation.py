@@ -435,10 +435,12 @@ def run_ablation(measure, describe, codecs, names, paths, output):
   """The related systems' `ablation`: measure(codec, paths, name) -> per-
   image rows, describe(codec) -> what to record of the model; writes
   `ablation_figures` as JSON to `output` and returns them."""
+  machine = timing.machine()  # In every model's figures: the file's format.
   results = ablation_figures(
       {name: measure(codec, paths, name)
        for name, codec in zip(names, codecs)},
-      {name: describe(codec) for name, codec in zip(names, codecs)})
+      {name: dict(describe(codec), machine=machine)
+       for name, codec in zip(names, codecs)})
   write_json(output, results)
   return results
 

@@ -110,6 +110,7 @@ def _zoo_compaction(root):
 @block("evaluate-timing")
 def _evaluate_timing(root):
   rows = _json(root, "results/benchmarks/evaluate_768x512.json")
+  rows = rows["rows"] if isinstance(rows, dict) else rows  # Older: a list.
   phases = {row["what"].removeprefix("phase: "): row["seconds"]
             for row in rows[1:]}
 

@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from bls2017.core import images, patches
+from bls2017.core import images, patches, timing
 from bls2017.jax_twin import model, params_io, train
 from bls2017.core.timing import median_seconds
 
@@ -136,7 +136,8 @@ def main(argv):
   result = {"config": {k: _FLAGS[k].value for k in (
       "filters", "ladders", "channels", "patchsize", "batchsize", "repeats",
       "projected_steps", "ladder_forms")}, "hardware": train.hardware(),
-            "jax": jax.__version__, "rows": rows}
+            "machine": timing.machine(), "jax": jax.__version__,
+            "rows": rows}
   with images.atomic_output(_FLAGS.output) as f:
     f.write((json.dumps(result, indent=2) + "\n").encode())
   print(f"Wrote {_FLAGS.output} ({result['hardware']})")

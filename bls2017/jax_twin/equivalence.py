@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from bls2017.core import images, model_file
+from bls2017.core import images, model_file, timing
 from bls2017 import zoo
 from bls2017.jax_twin import model as jax_model
 from bls2017.paper.model import BLS2017Model
@@ -187,7 +187,8 @@ def main(argv):
     print(case, json.dumps(row), flush=True)
   result = {"inputs": "4 crops of 128x128 of the sample photograph, one "
                       "noise sample", "jax": jax.__version__,
-            "tensorflow": tf.__version__, "cases": rows}
+            "tensorflow": tf.__version__, "machine": timing.machine(),
+            "cases": rows}
   with images.atomic_output(_FLAGS.output) as f:
     f.write((json.dumps(result, indent=2) + "\n").encode())
   print(f"Wrote {_FLAGS.output}")

@@ -18,7 +18,7 @@ import tempfile
 from absl import app, flags, logging
 
 from bls2017 import zoo
-from bls2017.core import commands, images, lazy
+from bls2017.core import commands, images, lazy, timing
 
 # Loaded at first use: --help and usage errors answer before TensorFlow.
 codec = lazy.module("bls2017.core.codec")
@@ -77,7 +77,7 @@ def main(argv):
       "worst_psnr_change_db": min(r["psnr_change_db"] for r in rows),
       "worst_bpp_change_percent": max(r["bpp_change_percent"]
                                       for r in rows),
-      "models": rows}
+      "models": rows, "machine": timing.machine()}
   with images.atomic_output(flags.FLAGS.output) as f:
     f.write((json.dumps(result, indent=2) + "\n").encode())
   print(f"Wrote {flags.FLAGS.output}: zoo {result['zoo_mib']} MiB; worst "
