@@ -670,3 +670,19 @@ def _kodak_curve(root):
   models = [r["model"] for r in _json(root, KODAK, "training.json")["models"]]
   merged = _results(root, (KODAK, "bls2017.json"))
   return tables.curves_table(merged, {"bls2017": ("bls2017", models)})
+
+
+@block("kodak-machine")
+def _kodak_machine(root):
+  machine = _json(root, KODAK, "bls2017.json")["machine"]
+  libraries = machine["codec_libraries"]
+  jpeg = (f"libjpeg-turbo {libraries['libjpeg-turbo']}"
+          if libraries.get("libjpeg-turbo") else
+          f"libjpeg {libraries['libjpeg']}")
+  return (f"Measured on {machine['cpu']} ({machine['cores']} cores) with "
+          f"TensorFlow {machine['tensorflow']}, TFC "
+          f"{machine['tensorflow-compression']} and Pillow "
+          f"{machine['Pillow']}; the classical codecs are {jpeg}, OpenJPEG "
+          f"{libraries['openjpeg']}, libwebp {libraries['libwebp']} and "
+          f"libavif {libraries['libavif']}, as Pillow reports them "
+          "(every results file records its machine).")
