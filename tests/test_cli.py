@@ -217,7 +217,7 @@ def test_help_and_usage_errors_need_no_tensorflow(program, argv):
 @pytest.mark.parametrize("module", [
     "bls2017.benchmark", "bls2017.training_benchmark", "bls2017.zoo",
     "bls2017.campaign", "content_weighted.benchmark",
-    "bls2017.zoo.compaction", "bls2017.jax_twin"])
+    "bls2017.zoo.compaction", "bls2017.jax_twin", "bls2017.docs"])
 def test_module_commands_answer_help_without_tensorflow(module):
   script = textwrap.dedent(f"""
       import runpy, sys
