@@ -3,8 +3,7 @@ committed results is what the committed pages say."""
 
 import pytest
 
-from bls2017 import docs
-from bls2017.docs import blocks
+from bls2017.docs import blocks, pages as docs
 from cli_helpers import ROOT
 
 
@@ -34,9 +33,9 @@ def test_render_replaces_only_the_marked_text():
 
 
 def test_broken_markers_are_refused():
-  with pytest.raises(docs.DocsError, match="1 begin and 0 end markers"):
+  with pytest.raises(blocks.DocsError, match="1 begin and 0 end markers"):
     docs.render("<!-- begin generated: a -->\ntext\n", str)
-  with pytest.raises(docs.DocsError, match="0 matching pairs"):
+  with pytest.raises(blocks.DocsError, match="0 matching pairs"):
     docs.render("<!-- begin generated: a -->\nx\n"
                 "<!-- end generated: b -->\n", str)
 
@@ -58,7 +57,7 @@ def test_unknown_block_and_a_reading_the_results_no_longer_bear(tmp_path,
                                                                   monkeypatch):
   monkeypatch.setattr(docs, "PAGES", ("*.md",))
   (tmp_path / "page.md").write_text(_page("nowhere"))
-  with pytest.raises(docs.DocsError, match="unknown generated block"):
+  with pytest.raises(blocks.DocsError, match="unknown generated block"):
     docs.update(str(tmp_path), check=True)
 
   def contradicted(root):
@@ -66,5 +65,5 @@ def test_unknown_block_and_a_reading_the_results_no_longer_bear(tmp_path,
     blocks._require(False, "the matrix product is faster")  # pylint: disable=protected-access
 
   monkeypatch.setitem(blocks.BLOCKS, "nowhere", contradicted)
-  with pytest.raises(docs.DocsError, match="no longer bear out: the matrix"):
+  with pytest.raises(blocks.DocsError, match="no longer bear out: the matrix"):
     docs.update(str(tmp_path), check=True)

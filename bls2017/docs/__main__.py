@@ -4,7 +4,6 @@ from the committed results (see the package docstring)."""
 import argparse
 import sys
 
-from bls2017 import docs
 from bls2017.core import tf_log
 
 
@@ -19,9 +18,10 @@ def main(argv=None):
   args = parser.parse_args(argv)
   # The blocks read results through modules that import TensorFlow.
   tf_log.quiet_unless_asked([])
+  from bls2017.docs import blocks, pages  # pylint: disable=import-outside-toplevel
   try:
-    stale = docs.update(docs.root_dir(), check=args.check)
-  except docs.DocsError as e:
+    stale = pages.update(pages.root_dir(), check=args.check)
+  except blocks.DocsError as e:
     print(f"python -m bls2017.docs: {e}", file=sys.stderr)
     return 1
   for page, names in stale:

@@ -10,9 +10,14 @@ import csv
 import json
 import os
 
-from bls2017.docs import DocsError, tables
+from bls2017.docs import tables
 
 BLOCKS = {}
+
+
+class DocsError(ValueError):
+  """A page's markers are broken, a block is unknown, or the results no
+  longer bear out the reading around a block."""
 
 
 def block(name):
