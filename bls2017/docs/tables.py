@@ -287,3 +287,20 @@ def cw_decoders_benchmark_table(results):
       cells += [f"{row[way]['encode_s']:.3f}", f"{row[way]['decode_s']:.3f}"]
     lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines)
+
+
+def campaign_table(plan, content):
+  """Each planned model's steps, hours and latest validation figures (the
+  progress file's), in the plan's order."""
+  lines = ["| model | λ | filters | steps | hours | validated at | bpp | "
+           "PSNR (dB) | MS-SSIM |", "|---|---|---|---|---|---|---|---|---|"]
+  for model in plan.models:
+    entry = content.get("models", {}).get(model.name, {})
+    last = (entry.get("validation") or [None])[-1]
+    figures = ("| — | | | " if last is None else
+               f"| {last['step']:,} | {last['bpp']:.3f} | "
+               f"{last['psnr']:.2f} | {last['ms_ssim']:.4f} ")
+    lines.append(f"| {model.name} | {model.lmbda:g} | {model.filters} | "
+                 f"{entry.get('steps', 0):,} / {model.steps:,} | "
+                 f"{entry.get('hours', 0):.2f} {figures}|")
+  return "\n".join(lines)
