@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from bls2017.core import images, train_config
+from bls2017.core import images, timing, train_config
 from mnist_demo import data, plots
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
 
@@ -64,6 +64,7 @@ def train(config):
       "lmbda": config.lmbda, "latent_dims": config.latent_dims,
       "command": config.command,
       "epochs": config.epochs, "seconds": round(seconds, 1),
+      "machine": timing.machine(),
       "validation": {"rate": history.history["val_rate"][-1],
                      "distortion": history.history["val_distortion"][-1]},
   }
@@ -134,7 +135,8 @@ def sweep(config, lmbdas):
     points.append(dict(measure(load_trainer(model_dir), digits),
                        lmbda=lmbda, seconds=record["seconds"]))
   with images.atomic_output(os.path.join(output_dir, "sweep.json")) as f:
-    f.write(json.dumps(points, indent=2).encode())
+    f.write(json.dumps({"machine": timing.machine(), "points": points},
+                       indent=2).encode())
   return points, plots.tradeoff(os.path.join(output_dir, "tradeoff.png"),
                                 points)
 

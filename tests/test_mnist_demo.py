@@ -1,5 +1,6 @@
 """The MNIST tutorial package on tiny generated IDX files (no download)."""
 
+import json
 import textwrap
 
 import numpy as np
@@ -116,6 +117,8 @@ def test_cli_train_codec_sample_export(mnist_dir, tmp_path, capsys):
   assert run_cli("train", "--mnist_dir", mnist_dir, "--output_dir", out,
                  "--epochs", "1", "--latent_dims", "8", "--seed", "0",
                  "--verbose", "0") == 0
+  record = json.loads((out / "config.json").read_text())
+  assert record["epochs"] == 1 and record["machine"]["cores"]  # Its machine.
   assert run_cli("codec", "--mnist_dir", mnist_dir, "--output_dir", out) == 0
   printed = capsys.readouterr().out
   assert printed.count("0x") >= 16 and "information content" in printed
