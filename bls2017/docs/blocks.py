@@ -758,3 +758,93 @@ def _campaign_status(root):
   plan = plan_lib.load(os.path.join(root, "campaign", "plan.json"))
   return tables.campaign_table(plan,
                                _json(root, "campaign", "progress.json"))
+
+
+# ------------------------------------------------------- the zoo's speed
+
+def _benchmark_rows(root, name):
+  """{what: row} of a `bls2017.benchmark` file (older files: a list)."""
+  content = _json(root, "results/benchmarks", f"{name}.json")
+  rows = content["rows"] if isinstance(content, dict) else content
+  return {row["what"]: row for row in rows}
+
+
+@block("zoo-relaxed-vs-real")
+def _zoo_relaxed_vs_real(root):
+  summary = _json(root, "results/rd/relaxed_vs_real.json")["summary"]
+  bias = summary["rate_bias_bpp"]
+  return (
+      f"On {summary['patches']} random {summary['patchsize']}×"
+      f"{summary['patchsize']} patches the relaxed (noise) rate of "
+      f"`{summary['model']}`\n"
+      f"{'overestimates' if bias < 0 else 'underestimates'} the real one by "
+      f"{abs(bias):.3f} bpp and the real MSE is "
+      f"{100 * abs(summary['mse_ratio_real_to_relaxed'] - 1):.1f} % "
+      f"{'above' if summary['mse_ratio_real_to_relaxed'] > 1 else 'below'} "
+      "the\nrelaxed MSE (the paper's figure 4 check).")
+
+
+@block("zoo-speed")
+def _zoo_speed(root):
+  small = _benchmark_rows(root, "codec_default_sizes")
+  large = {size: _benchmark_rows(root, f"codec_{size}")
+           for size in ("3840x2160", "7680x4320")}
+
+  def seconds(rows, what, digits):
+    return f"{rows[what]['seconds']:.{digits}f} s"
+
+  def memory(rows):
+    return f"{rows['peak memory (MiB)']['mebibytes']:,.0f} MiB"
+
+  text = [
+      "Speed on 2 CPU cores (`python -m bls2017.benchmark --skip_training`,",
+      "medians of 5, [`results/benchmarks/codec_default_sizes.json`]"
+      "(../results/benchmarks/codec_default_sizes.json)):",
+      f"model load {seconds(small, 'model load (s)', 1)}; 768×512 encode "
+      f"{seconds(small, 'encode 768x512', 2)}, decode "
+      f"{seconds(small, 'decode 768x512', 2)};",
+      f"1920×1080 encode {seconds(small, 'encode 1920x1080', 2)}, decode "
+      f"{seconds(small, 'decode 1920x1080', 2)}; peak memory "
+      f"{memory(small)}. Large",
+      "images, one run each (`--sizes 3840x2160 --repeats 1` and",
+      "`--sizes 7680x4320 --repeats 1`, [`results/benchmarks/`]"
+      "(../results/benchmarks/)):"]
+  parts = []
+  for size, rows in large.items():
+    width, height = size.split("x")
+    parts.append(f"{width}×{height} encode "
+                 f"{seconds(rows, f'encode {size}', 1)}, decode "
+                 f"{seconds(rows, f'decode {size}', 1)}, peak memory "
+                 f"{memory(rows)}")
+  text.append("; ".join(parts) + ".")
+  return "\n".join(text)
+
+
+@block("zoo-commands")
+def _zoo_commands(root):
+  rows = _benchmark_rows(root, "commands_768x512")
+  bare = rows["process: import tensorflow, tfc"]["seconds"]
+  compress = rows["process: bls2017 compress 768x512"]
+  decompress = rows["process: bls2017 decompress 768x512"]
+  first = rows["process: bls2017 compress 768x512, first use (exports the "
+               "SavedModels)"]
+  return (
+      "As a user runs them, each command a fresh process (`--sizes 768x512\n"
+      "--command_repeats 5`, medians,\n"
+      "[`results/benchmarks/commands_768x512.json`]"
+      "(../results/benchmarks/commands_768x512.json)):\n"
+      f"`bls2017 compress` of a 768×512 photo takes {compress['seconds']:.1f}"
+      f" s and `decompress` {decompress['seconds']:.1f} s,\n"
+      f"{compress['ratio_to_import']:.2f}× and "
+      f"{decompress['ratio_to_import']:.2f}× a bare `import tensorflow, "
+      f"tensorflow_compression` ({bare:.1f} s)\n"
+      "on the same machine. The commands run the model's Compressor and\n"
+      "Decompressor as SavedModels from a cache "
+      "(`bls2017.core.saved_codec`), so\nthey build no Keras model and "
+      "trace nothing; the same bytes and errors as\nthe Keras codec (tests). "
+      "The first use of a model file exports them:\n"
+      f"{first['seconds']:.1f} s ({first['ratio_to_import']:.2f}×). The "
+      "cache is `~/.cache/bls2017` (or\n`$XDG_CACHE_HOME/bls2017`; "
+      "`BLS2017_CACHE=DIR` puts it elsewhere,\n`BLS2017_CACHE=off` builds "
+      "the Keras codec each time); an entry is keyed by\nthe model file's "
+      "contents, the bitstream version and TensorFlow's version.")
