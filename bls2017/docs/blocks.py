@@ -96,11 +96,15 @@ def _zoo_rate_matched(root):
 
 @block("zoo-validation-run")
 def _zoo_validation_run(root):
-  total = _json(root, "results/rd/timings.json")["total"]
+  timings = _json(root, "results/rd/timings.json")
+  machine = timings.get("machine")
+  where = (f"on {machine['cores']} cores of an {machine['cpu']}" if machine
+           else "on 2 cores")
   return ("On the 24 CBSD68 validation images (481×321), real file sizes "
           "with the\n16-byte header (`bls2017 evaluate`, full results in "
           "[`results/rd/`](../results/rd/);\nwith the four codecs its "
-          f"phases took {total:.0f} s on 2 cores, `results/rd/timings.json`).")
+          f"phases took {timings['total']:.0f} s {where},\n"
+          "`results/rd/timings.json`).")
 
 
 @block("zoo-compaction")
