@@ -376,6 +376,7 @@ def test_evaluate_grayscale_model_on_luma_and_relaxed_vs_real(
   # --relaxed_vs_real: the figure 4 check of the first model, on N patches.
   relaxed = json.loads((out / "relaxed_vs_real.json").read_text())
   assert relaxed["summary"]["patches"] == 6 and len(relaxed["patches"]) == 6
+  assert relaxed["machine"]["cpu"] == timing.machine()["cpu"]
   assert relaxed["summary"]["model"] == str(rgb_model_path)
   assert relaxed["summary"]["fingerprint"] == (
       codec.load(rgb_model_path).fingerprint.hex())

@@ -583,7 +583,8 @@ def write_relaxed_vs_real(codec, name, paths, output_dir, count):
   summary = {"model": name, "fingerprint": codec.fingerprint.hex(),
              "images": len(paths), **summary}
   write_json(os.path.join(output_dir, "relaxed_vs_real.json"),
-             {"summary": summary, "patches": records})
+             {"summary": summary, "patches": records,
+              "machine": timing.machine()})
   plots.scatter(os.path.join(output_dir, "relaxed_vs_real_rate.png"),
                 [r["relaxed_bpp"] for r in records],
                 [r["real_bpp"] for r in records], "relaxed rate (bpp)",
