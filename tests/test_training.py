@@ -275,8 +275,11 @@ def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
   import sys
   import time
   from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  # A schedule long enough that no kill can land after its last step, on a
+  # fast machine too (a checkpoint every step, kills < 2 s after one).
+  steps = 100
   argv = [sys.executable, "-m", "bls2017"] + _train_flags(
-      tmp_path, **{"--epochs": 4, "--steps_per_epoch": 5})
+      tmp_path, **{"--epochs": steps // 5, "--steps_per_epoch": 5})
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
   index = tmp_path / "m.npz.train" / "backup" / "chief" / "checkpoint"
   steps_seen = []
@@ -298,13 +301,13 @@ def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
   # Each run resumed where the last checkpoint left off (a fresh start would
   # checkpoint step 1 again), and none finished the schedule.
   assert all(a < b for a, b in zip(steps_seen, steps_seen[1:])), steps_seen
-  assert steps_seen[-1] < 20
+  assert steps_seen[-1] < steps
   print("iterations at each kill:", steps_seen)
   result = subprocess.run(argv, env=env, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 0, result.stderr
   finished = model_file.load(str(tmp_path / "m.npz"))
-  assert finished.metadata["steps"] == 20
+  assert finished.metadata["steps"] == steps
 
 
 def test_random_flips_give_each_patch_one_of_its_four_flips():
