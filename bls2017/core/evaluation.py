@@ -500,23 +500,21 @@ def merge_results(paths, anchors, output_dir):
       raise ResultsError(f"no results for the anchor {anchor!r} (methods: "
                          f"{', '.join(sorted(merged))}).")
   os.makedirs(output_dir, exist_ok=True)
+  contents = [_read_json(p) for p in paths]  # Their machines and sources.
   curves, labels = {}, {}
   for method, (descriptions, summaries) in merged.items():
     curves[method] = sorted(summaries, key=lambda s: s["bpp"])
     description = " + ".join(dict.fromkeys(descriptions))
-    labels[method] = _method_label(method, description)
     content = compressai_json(method, description, curves[method])
-    files = [_read_json(p) for p in paths]
-    files = [f for f in files if f["name"] == method]
+    files = [f for f in contents if f["name"] == method]
     published = [f["source"] for f in files if "source" in f]
     labels[method] = _method_label(method, description, bool(published))
     if published:  # A published curve: where it comes from, not a machine.
       content["source"] = " + ".join(dict.fromkeys(published))
     else:
-      content["machines"] = read_machines(f for f in files)
+      content["machines"] = read_machines(files)
     write_json(os.path.join(output_dir, f"{method}.json"), content)
-  bd = _write_bd(curves, anchors, output_dir,
-                 read_machines(_read_json(p) for p in paths))
+  bd = _write_bd(curves, anchors, output_dir, read_machines(contents))
   _plot(curves, output_dir, labels=labels)
   return bd
 
