@@ -145,8 +145,8 @@ def test_gdn_form_is_stored_and_old_files_load_as_simplified(tmp_path):
   model_file.save(model, path)
   assert model_file.load(path).model.gdn == "paper"
   # A zoo model file predates the option: no "gdn" in its config.
-  from bls2017 import zoo
-  shipped = zoo.resolve("bls2017-mse-1")
+  from bls2017.core import catalog
+  shipped = catalog.resolve("bls2017-mse-1")
   with np.load(shipped) as archive:
     assert "gdn" not in json.loads(str(archive["config"]))
   assert model_file.load(shipped).model.gdn == "simplified"
@@ -302,7 +302,8 @@ def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
   # enters, int8, with its runs; the gray model (none) does not.
   from bls2017 import zoo
   from bls2017.campaign import promote
-  monkeypatch.setattr(zoo, "ZOO_DIR", str(tmp_path / "zoo"))
+  from bls2017.core import catalog
+  monkeypatch.setattr(zoo, "CATALOG", catalog.Catalog(str(tmp_path / "zoo")))
   (tmp_path / "zoo").mkdir()
   content = progress.read(lost.progress_path)
   assert promote.promote(plan, content, lost.snapshot_dir,

@@ -12,8 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from bls2017.core import model_file
-from bls2017 import zoo
+from bls2017.core import catalog, model_file
 from bls2017.paper.model import BLS2017Model
 from optional import import_or_skip
 from synthetic import synthetic_image
@@ -82,7 +81,7 @@ def test_initial_values_are_drawn_like_keras():
 def test_model_file_round_trip_is_bit_exact(tmp_path):
   """zoo file -> JAX params -> weights file -> finalize -> the same file:
   identical weights, tables and fingerprint."""
-  path = zoo.resolve("bls2017-mse-4")
+  path = catalog.resolve("bls2017-mse-4")
   params, arch, lmbda, metadata = params_io.read(path)
   weights = tmp_path / "m.weights.npz"
   params_io.write_weights(str(weights), params, arch, lmbda, metadata,

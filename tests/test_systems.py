@@ -1,4 +1,9 @@
-"""Systems register by name and magic; the core opens any registered one."""
+"""Systems register by name and magic; the core opens any registered one
+and finds the shipped models of each through the catalog it declares."""
+
+import dataclasses
+import json
+import sys
 
 import pytest
 import tensorflow as tf
@@ -6,7 +11,7 @@ import tensorflow as tf
 import cae_admm
 import content_weighted
 from bls2017 import paper
-from bls2017.core import bitstream, codec, model_file, systems
+from bls2017.core import bitstream, catalog, codec, model_file, systems
 from bls2017.paper import codec as paper_codec
 from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
@@ -76,3 +81,77 @@ def test_a_clashing_declaration_is_refused():
                                     "copy:Model"))
   with pytest.raises(ValueError, match="2 bytes"):
     systems.System("long", b"LONG", "", "long:open", "long:Model")
+
+
+TOY_CATALOG = None  # Set by the test that declares the toy's shipped models.
+
+
+def _toy_zoo(folder, monkeypatch, default=None):
+  """Registers the toy system with a catalog of one model, toy-1, in
+  `folder` for this test; returns that model file's path."""
+  systems.registered()  # Discover the installed ones before adding.
+  folder.mkdir()
+  path = _save(ToyModel, str(folder / "toy-1.npz"))
+  fingerprint = model_file.identity(path)[2]
+  (folder / "models.json").write_text(json.dumps({"toy-1": {
+      "channels": 3, "fingerprint": fingerprint.hex(),
+      "validation": {"bpp": 0.5}}}))
+  monkeypatch.setattr(sys.modules[__name__], "TOY_CATALOG",
+                      catalog.Catalog(str(folder), default=default))
+  toy = dataclasses.replace(TOY, catalog="test_systems:TOY_CATALOG")
+  monkeypatch.setitem(systems._registered, toy.name, toy)  # pylint: disable=protected-access
+  return path
+
+
+def test_shipped_models_are_found_through_each_systems_catalog(
+    tmp_path, monkeypatch):
+  path = _toy_zoo(tmp_path / "toy_zoo", monkeypatch)
+  assert catalog.resolve("toy-1") == path
+  assert catalog.resolve("bls2017-mse-1").endswith("bls2017-mse-1.npz")
+  assert catalog.find(model_file.identity(path)[2]) == "toy-1"
+  assert {"toy-1", "bls2017-mse-4"} <= set(catalog.entries())
+  # The default model's catalog comes first; the default is the paper's.
+  assert catalog.ladder(3)[0] == "bls2017-mse-1"
+  assert catalog.resolve(None) == catalog.resolve(catalog.default())
+  assert catalog.default() == "bls2017-mse-4"
+  with pytest.raises(model_file.ModelFileError,
+                     match="neither a model file nor a shipped model "
+                     r"\(shipped: bls2017-mse-1, .*toy-1\)"):
+    catalog.resolve("toy-2")
+
+
+def test_only_one_catalog_may_name_the_default_model(tmp_path, monkeypatch):
+  _toy_zoo(tmp_path / "toy_zoo", monkeypatch, default="toy-1")
+  with pytest.raises(catalog.UnknownModelError,
+                     match=r"several catalogs declare a default model "
+                     r"\(bls2017-mse-4, toy-1\)"):
+    catalog.default()
+
+
+def test_a_catalog_is_read_once_until_it_changes(tmp_path, monkeypatch):
+  index = tmp_path / "models.json"
+  index.write_text(json.dumps({"a": {"channels": 3,
+                                     "validation": {"bpp": 1.0}}}))
+  reads = []
+
+  def counting_open(*args, **kwargs):
+    reads.append(args[0])
+    return open(*args, **kwargs)
+
+  monkeypatch.setattr(catalog, "open", counting_open, raising=False)
+  shipped = catalog.Catalog(str(tmp_path))
+  shipped.entries()["b"] = {}  # A copy: the catalog does not change.
+  assert shipped.ladder(3) == ["a"] and shipped.find(b"\0" * 4) is None
+  assert list(shipped.entries()) == ["a"] and len(reads) == 1
+  index.write_text(json.dumps({"c": {"channels": 1,
+                                     "validation": {"bpp": 1.0}}}))
+  assert shipped.ladder(1) == ["c"] and len(reads) == 2
+  assert catalog.Catalog(str(tmp_path / "none")).entries() == {}
+
+
+def test_one_system_owns_the_model_files_that_name_none():
+  assert systems.of_model_config({}) == "bls2017"
+  assert systems.of_model_config({"system": "cae_admm"}) == "cae_admm"
+  with pytest.raises(ValueError, match="both claim the model files"):
+    systems.register(systems.System("other", b"OT", "", "other:open",
+                                    "other:Model", unnamed_model_files=True))

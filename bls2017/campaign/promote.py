@@ -34,9 +34,8 @@ def curve_psnr(curve, bpp):
 def shipped_curve(channels, catalog=None):
   """[(bpp, psnr)] of the zoo's models with `channels` on the validation
   set."""
-  if catalog is None:  # An empty zoo has no models.json yet.
-    catalog = zoo.catalog() if os.path.exists(
-        os.path.join(zoo.ZOO_DIR, "models.json")) else {}
+  if catalog is None:
+    catalog = zoo.catalog()
   return [(e["validation"]["bpp"], e["validation"]["psnr"])
           for e in catalog.values() if e["channels"] == channels]
 

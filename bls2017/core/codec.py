@@ -12,13 +12,12 @@ decoder, and a `Codec` subclass that builds them from its model file
       decoder: payload --range-decode--> y_hat --> g_s --> x_hat
 
 `load` opens the model file of any registered system, or a shipped model by
-name (`bls2017.zoo`, a catalog of model files).
+name (`bls2017.core.catalog`: the catalogs the systems declare).
 """
 
 import tensorflow as tf
 
-from bls2017 import zoo
-from bls2017.core import bitstream, images, model_file, systems
+from bls2017.core import bitstream, catalog, images, model_file, systems
 from bls2017.core.images import latent_side
 
 
@@ -210,7 +209,7 @@ def load(name_or_path=None):
   (`bls2017.core.systems`), so every command and the evaluation take the model
   file of any system.
   """
-  path = zoo.resolve(name_or_path)
+  path = catalog.resolve(name_or_path)
   try:
     system = systems.by_name(model_file.system_of(path))
   except systems.UnknownSystemError as e:

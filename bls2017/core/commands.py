@@ -17,8 +17,7 @@ import sys
 from absl import app
 from absl.flags import argparse_flags
 
-from bls2017 import zoo
-from bls2017.core import (baselines, images, lazy, patches, tf_log,
+from bls2017.core import (baselines, catalog, images, lazy, patches, tf_log,
                           train_config, user_errors)
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
@@ -161,10 +160,6 @@ def add_codec_parsers(subparsers, shipped=True):
                  help="A published curve (results JSON in CompressAI's "
                  "layout with a \"source\"), drawn in the plots and "
                  "compared by BD-rate; repeat for several.")
-  p.add_argument("--relaxed_vs_real", type=int, default=0, metavar="N",
-                 help="Also compare relaxed (noise) and real (rounded, "
-                 "range-coded) rate and MSE of the first model on N random "
-                 "128x128 patches (the paper's figure 4).")
   p.set_defaults(command=_evaluate)
 
   p = subparsers.add_parser(
@@ -230,9 +225,9 @@ def _compress_to_target(args):
     raise UsageError("give either --model or --target_bpp, not both.")
   if not args.target_bpp > 0:
     raise UsageError(f"--target_bpp must be positive, not {args.target_bpp}.")
-  names = (zoo.ladder(images.channels_of(args.input_file)) or
-           zoo.ladder(3))
-  x = images.read(args.input_file, zoo.catalog()[names[0]]["channels"])
+  names = (catalog.ladder(images.channels_of(args.input_file)) or
+           catalog.ladder(3))
+  x = images.read(args.input_file, catalog.entries()[names[0]]["channels"])
   name, codec, data = codec_lib.compress_to_target(x, args.target_bpp,
                                                    names)
   print(f"Model {name} (the highest rate at or under {args.target_bpp:g} "
@@ -249,11 +244,11 @@ def _decompress(args):
   if name is None:
     # Default: the shipped model that wrote the file, if any.
     header, _ = bitstream.unpack(data)
-    name = zoo.find(header.fingerprint)
+    name = catalog.find(header.fingerprint)
   try:
     x_hat = saved_codec.open_codec(name).decompress(data)
   except bitstream.WrongModelError as e:
-    shipped = e.written_by and zoo.find(e.written_by)
+    shipped = e.written_by and catalog.find(e.written_by)
     if not shipped:
       raise
     raise bitstream.WrongModelError(
@@ -274,7 +269,7 @@ def _export(args):
 def _evaluate(args):
   from bls2017.core import evaluation  # pylint: disable=import-outside-toplevel
   paths = evaluation.image_paths(args.images)
-  names = args.models or zoo.ladder(3)
+  names = args.models or catalog.ladder(3)
   baseline_codecs = [c for c in args.codecs.split(",") if c]
   unknown = set(baseline_codecs) - set(baselines.CODECS)
   if unknown:
@@ -299,14 +294,6 @@ def _evaluate(args):
             f"{s['psnr']:>8.2f}{s['ms_ssim']:>9.4f}{s['ms_ssim_db']:>7.2f}"
             f"{s['encoding_time']:>8.4f}{s['decoding_time']:>8.4f}")
   _print_bd(bd)
-  if args.relaxed_vs_real:
-    summary = evaluation.write_relaxed_vs_real(
-        codecs[0], names[0], paths, args.output_dir, args.relaxed_vs_real)
-    print(f"Relaxed vs real on {summary['patches']} patches: rate bias "
-          f"{summary['rate_bias_bpp']:+.4f} bpp (relaxed "
-          f"{summary['mean_relaxed_bpp']:.4f}, real "
-          f"{summary['mean_real_bpp']:.4f}); real/relaxed MSE "
-          f"{summary['mse_ratio_real_to_relaxed']:.3f}")
   print(f"Wrote {args.output_dir}/: per-method JSON, per_image.csv, "
         "rate_matched.csv, bd.json, rd_psnr.png, rd_msssim.png, visual.png, "
         "timings.json")

@@ -4,7 +4,8 @@ A model file is a NumPy `.npz` archive holding
   * `config`: JSON with the model's constructor arguments, free-form
     metadata (training command, steps, measured figures) and `system`, the
     registered system whose model it is (`bls2017.core.systems`; absent in
-    the paper's model files, which predate the other systems);
+    the paper's model files, which predate the other systems: the system
+    declared with `unnamed_model_files` owns those);
   * `weight_names`, `weight_<i>` (and `scale_<i>`): the weights in the
     model's `coding_variables` order, stored as float16, float32 or int8
     with scales (`bls2017.core.stored_weights`);
@@ -25,11 +26,6 @@ import numpy as np
 
 from bls2017.core import images, stored_weights, systems
 
-# The system of a model file whose config names none: the paper's model
-# files were written before the file recorded its system.
-UNNAMED_SYSTEM = "bls2017"
-
-
 class ModelFileError(ValueError):
   """A model file is missing, unreadable or inconsistent."""
 
@@ -48,7 +44,7 @@ def save(model, path, dtype="float16", metadata=None, make_tables=None):
   _assign(variables, stored_weights.decode(arrays, len(variables)))
   tables = make_tables(model) if make_tables else model.coding_tables()
   config = dict(model.get_config(), metadata=metadata or {})
-  if model.system != UNNAMED_SYSTEM:
+  if model.system != systems.of_model_config({}):
     config["system"] = model.system
   arrays["weight_names"] = np.array([v.name for v in variables])
   arrays["config"] = np.array(json.dumps(config, sort_keys=True))
@@ -64,8 +60,7 @@ def system_of(path):
   """The system ("bls2017", "cae_admm", ...) whose model file `path` is."""
   try:
     with np.load(path, allow_pickle=False) as archive:
-      return json.loads(str(archive["config"])).get("system",
-                                                    UNNAMED_SYSTEM)
+      return systems.of_model_config(json.loads(str(archive["config"])))
   except FileNotFoundError:
     raise ModelFileError(f"{path}: no such model file.") from None
   except (OSError, ValueError, KeyError, TypeError) as e:
@@ -84,7 +79,7 @@ def identity(path):
     raise ModelFileError(f"{path}: no such model file.") from None
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise ModelFileError(f"{path}: not a model file ({e}).") from None
-  return (config.get("system", UNNAMED_SYSTEM), int(config["channels"]),
+  return (systems.of_model_config(config), int(config["channels"]),
           fingerprint(weights, _tables(arrays)))
 
 
@@ -124,7 +119,8 @@ def load(path, model_class=None, require_tables=True):
       arrays = {name: archive[name] for name in archive.files}
     config = json.loads(str(arrays["config"]))
     metadata = config.pop("metadata", {})
-    stored_system = config.pop("system", UNNAMED_SYSTEM)
+    stored_system = systems.of_model_config(config)
+    config.pop("system", None)
     names = [str(n) for n in arrays["weight_names"]]
     weights = stored_weights.decode(arrays, len(names))
     tables = _tables(arrays)

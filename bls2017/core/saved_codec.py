@@ -26,8 +26,7 @@ import tempfile
 import tensorflow as tf
 import tensorflow_compression  # pylint: disable=unused-import  (range coder ops)
 
-from bls2017 import zoo
-from bls2017.core import codec, export, model_file, systems
+from bls2017.core import catalog, codec, export, model_file, systems
 
 ENVIRONMENT = "BLS2017_CACHE"
 
@@ -52,7 +51,7 @@ def cache_dir():
 def open_codec(name_or_path):
   """A SavedCodec of a model file or shipped model, exported on first use;
   the Keras codec (`codec.load`) when the cache is off."""
-  path = zoo.resolve(name_or_path)
+  path = catalog.resolve(name_or_path)
   directory = cache_dir()
   if directory is None:
     return codec.load(path)

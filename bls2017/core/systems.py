@@ -19,6 +19,7 @@ no TensorFlow, so `--help` and error messages stay quick.
 import dataclasses
 import importlib
 from importlib import metadata
+from typing import Optional
 
 ENTRY_POINT_GROUP = "bls2017.systems"
 
@@ -40,6 +41,10 @@ class System:
   format_version: the version its bitstreams carry in header byte 2 (see
     `bls2017.core.bitstream`); raised when its payload changes, so that
     older files are refused instead of misread.
+  catalog: "module:attribute" of its shipped models, a
+    `bls2017.core.catalog.Catalog` (None: it ships none).
+  unnamed_model_files: model files whose config names no system are this
+    system's (the paper's files predate the record); at most one system.
   """
   name: str
   magic: bytes
@@ -47,6 +52,8 @@ class System:
   opener: str
   model: str
   format_version: int = 1
+  catalog: Optional[str] = None
+  unnamed_model_files: bool = False
 
   def __post_init__(self):
     if len(self.magic) != 2:
@@ -59,6 +66,10 @@ class System:
   def model_class(self):
     """The Keras model class of the system's model files."""
     return _named(self.model)
+
+  def model_catalog(self):
+    """The Catalog of its shipped models (plain Python), or None."""
+    return self.catalog and _named(self.catalog)
 
 
 def _named(target):
@@ -78,6 +89,10 @@ def register(system):
                             other.magic == system.magic):
       raise ValueError(f"system {system.name!r} ({system.magic!r}) clashes "
                        f"with {other.name!r} ({other.magic!r}).")
+    if (other.name != system.name and other.unnamed_model_files and
+        system.unnamed_model_files):
+      raise ValueError(f"systems {other.name!r} and {system.name!r} both "
+                       "claim the model files that name no system.")
   _registered[system.name] = system
   return system
 
@@ -105,6 +120,15 @@ def by_name(name):
 def of_magic(magic):
   """The system whose bitstreams start with `magic`, or None."""
   return next((s for s in registered().values() if s.magic == magic), None)
+
+
+def of_model_config(config):
+  """The name of the system whose model file has this config: the one it
+  records, else the system that claims unnamed files (None if none does)."""
+  if "system" in config:
+    return config["system"]
+  return next((s.name for s in registered().values()
+               if s.unnamed_model_files), None)
 
 
 def name_of_magic(magic):

@@ -21,8 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from bls2017.core import images, model_file, timing
-from bls2017 import zoo
+from bls2017.core import catalog, images, model_file, timing
 from bls2017.jax_twin import model as jax_model
 from bls2017.paper.model import BLS2017Model
 
@@ -94,7 +93,7 @@ def random_model(num_filters, channels, seed, gdn="simplified"):
 
 
 def shipped_model(name):
-  return model_file.load(zoo.resolve(name)).model
+  return model_file.load(catalog.resolve(name)).model
 
 
 CASES = {

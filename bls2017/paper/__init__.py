@@ -15,4 +15,5 @@ from bls2017.core import systems
 SYSTEM = systems.register(systems.System(
     name="bls2017", magic=b"BL", description="Balle et al. 2017",
     opener="bls2017.paper.codec:open_model_file",
-    model="bls2017.paper.model:BLS2017Model"))
+    model="bls2017.paper.model:BLS2017Model",
+    catalog="bls2017.zoo:CATALOG", unnamed_model_files=True))

@@ -67,7 +67,7 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
   # Written afresh rather than copied, so the shipped tables are built by
   # this version's BLS2017Model.coding_tables.
   source = model_file.load(model_path)
-  target = os.path.join(zoo.ZOO_DIR, name + ".npz")
+  target = zoo.CATALOG.path(name)
   model_file.save(source.model, target, dtype=weights_dtype,
                   metadata=source.metadata)
   loaded = model_file.load(target)
@@ -77,8 +77,7 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
   summary = evaluation.summarize(records)
   # A fixed image every checkout has, to test the shipped file against.
   sample = images.read(images.sample_photo(), model_codec.channels)
-  catalog = zoo.catalog() if os.path.exists(
-      os.path.join(zoo.ZOO_DIR, "models.json")) else {}
+  catalog = zoo.catalog()
   model = loaded.model
   catalog[name] = {
       "channels": model.channels, "lambda": model.lmbda,
@@ -98,7 +97,7 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
   }
   ordered = dict(sorted(catalog.items(), key=lambda item: (
       -item[1]["channels"], item[1]["validation"]["bpp"])))
-  with images.atomic_output(os.path.join(zoo.ZOO_DIR, "models.json")) as f:
+  with images.atomic_output(zoo.CATALOG.index_path) as f:
     f.write((json.dumps(ordered, indent=2) + "\n").encode())
   return catalog[name]
 

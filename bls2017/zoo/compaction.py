@@ -28,7 +28,7 @@ model_file = lazy.module("bls2017.core.model_file")
 
 def measure(name, paths, directory):
   """Figures of the shipped file and of its int8 twin on `paths`."""
-  shipped = zoo.resolve(name)
+  shipped = zoo.CATALOG.path(name)
   compact = os.path.join(directory, name + ".int8.npz")
   loaded = model_file.load(shipped)
   model_file.save(loaded.model, compact, dtype="int8",
