@@ -17,9 +17,9 @@ from bls2017.core import (baselines, commands, images, lazy, stored_weights,
                           train_config)
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
-codec_lib = lazy.module("bls2017.core.codec")
 metrics = lazy.module("bls2017.core.metrics")
 model_file = lazy.module("bls2017.core.model_file")
+saved_codec = lazy.module("bls2017.core.saved_codec")
 trainer = lazy.module("bls2017.paper.train")
 relaxed_vs_real = lazy.module("bls2017.paper.relaxed_vs_real")
 
@@ -149,8 +149,9 @@ def _relaxed_vs_real(args):
                               f"{args.patches}.")
   paths = evaluation.image_paths(args.images)
   name = args.model_path or zoo.DEFAULT
-  summary = relaxed_vs_real.write(codec_lib.load(name), name, paths,
-                                  args.output_dir, args.patches)
+  summary = relaxed_vs_real.write(
+      saved_codec.open_codec(name, keras=True), name, paths,
+      args.output_dir, args.patches)
   print(f"Relaxed vs real on {summary['patches']} patches: rate bias "
         f"{summary['rate_bias_bpp']:+.4f} bpp (relaxed "
         f"{summary['mean_relaxed_bpp']:.4f}, real "
@@ -161,7 +162,7 @@ def _relaxed_vs_real(args):
 
 def _demo(args):
   path = args.input_file or images.sample_photo()
-  codec = codec_lib.load(args.model_path)
+  codec = saved_codec.open_codec(args.model_path, keras=True)
   x = images.read(path, codec.channels)
   stem = os.path.join(args.output_dir, os.path.basename(path))
   os.makedirs(args.output_dir, exist_ok=True)

@@ -102,3 +102,22 @@ def test_without_a_magic_any_registered_system_is_read():
     bitstream.unpack(bitstream.pack(HEADER, PAYLOAD, b"ZZ"))
   with pytest.raises(bitstream.NotABitstreamError, match="written by cae_admm"):
     bitstream.unpack(bitstream.pack(HEADER, PAYLOAD, b"CA"), magic=MAGIC)
+
+
+def test_a_parsed_header_is_checked_as_unpack_would_check_it():
+  """check_written_by(unpack(data)[0], ...) raises what unpack(data,
+  fingerprint, magic) raises: a decoder given the header parses it once."""
+  import cae_admm  # pylint: disable=import-outside-toplevel
+  data = bitstream.pack(HEADER, PAYLOAD, MAGIC)
+  header, _ = bitstream.unpack(data)
+  assert header.magic == MAGIC
+  bitstream.check_written_by(header, HEADER.fingerprint, MAGIC)
+  for fingerprint, magic, error in (
+      (b"\0" * 4, MAGIC, bitstream.WrongModelError),
+      (HEADER.fingerprint, cae_admm.SYSTEM.magic,
+       bitstream.NotABitstreamError)):
+    with pytest.raises(error) as from_unpack:
+      bitstream.unpack(data, fingerprint, magic)
+    with pytest.raises(error) as from_header:
+      bitstream.check_written_by(header, fingerprint, magic)
+    assert str(from_header.value) == str(from_unpack.value)

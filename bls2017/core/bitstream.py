@@ -66,11 +66,12 @@ class WrongModelError(BitstreamError):
 class Header:
   """The decoded header fields."""
 
-  def __init__(self, channels, fingerprint, height, width):
+  def __init__(self, channels, fingerprint, height, width, magic=None):
     self.channels = channels
     self.fingerprint = fingerprint
     self.height = height
     self.width = width
+    self.magic = magic
 
 
 def checksum(data):
@@ -106,15 +107,12 @@ def unpack(data, fingerprint=None, magic=None):
   if magic is None and systems.name_of_magic(expected) is None:
     raise NotABitstreamError(
         "not a bitstream of any known system (bad magic bytes).")
-  if len(data) < HEADER_BYTES or data[:2] != expected:
-    if data[:2] == expected:
-      raise NotABitstreamError(
-          f"truncated bitstream: {len(data)} bytes, shorter than the "
-          f"{HEADER_BYTES}-byte header.")
-    other = systems.name_of_magic(bytes(data[:2]))
+  if data[:2] != expected:
+    _refuse_magic(bytes(data[:2]), magic)
+  if len(data) < HEADER_BYTES:
     raise NotABitstreamError(
-        f"not a {systems.name_of_magic(magic)} bitstream (" +
-        (f"written by {other})." if other else "bad magic bytes)."))
+        f"truncated bitstream: {len(data)} bytes, shorter than the "
+        f"{HEADER_BYTES}-byte header.")
   magic, version, channels, model, height, width = _FIELDS.unpack_from(data)
   if version != version_of(magic):
     raise UnsupportedVersionError(
@@ -125,17 +123,38 @@ def unpack(data, fingerprint=None, magic=None):
   if checksum(fields + payload) != check:
     raise CorruptBitstreamError(
         "integrity check failed: the bitstream is corrupt or truncated.")
-  if fingerprint is not None and model != fingerprint:
-    raise WrongModelError(
-        f"bitstream was written by model {model.hex()}, but the loaded "
-        f"model is {fingerprint.hex()}; pass the model that wrote it.",
-        written_by=model)
+  if fingerprint is not None:
+    _refuse_model(model, fingerprint)
   if channels not in (1, 3) or not height or not width or (
       height * width > MAX_PIXELS):
     raise CorruptBitstreamError(
         f"invalid image geometry {height}x{width}x{channels} (at most "
         f"{MAX_PIXELS} pixels).")
-  return Header(channels, model, height, width), payload
+  return Header(channels, model, height, width, magic), payload
+
+
+def check_written_by(header, fingerprint, magic):
+  """For a header that `unpack(data)` returned: raises what
+  `unpack(data, fingerprint, magic)` would, if the bitstream is not of
+  this system and this model; so the header is parsed only once."""
+  if header.magic != magic:
+    _refuse_magic(header.magic, magic)
+  _refuse_model(header.fingerprint, fingerprint)
+
+
+def _refuse_magic(found, magic):
+  other = systems.name_of_magic(found)
+  raise NotABitstreamError(
+      f"not a {systems.name_of_magic(magic)} bitstream (" +
+      (f"written by {other})." if other else "bad magic bytes)."))
+
+
+def _refuse_model(model, fingerprint):
+  if model != fingerprint:
+    raise WrongModelError(
+        f"bitstream was written by model {model.hex()}, but the loaded "
+        f"model is {fingerprint.hex()}; pass the model that wrote it.",
+        written_by=model)
 
 
 # Single-byte strings 0x00..0xff: TensorFlow has no op that turns integers

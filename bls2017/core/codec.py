@@ -12,13 +12,53 @@ decoder, and a `Codec` subclass that builds them from its model file
       decoder: payload --range-decode--> y_hat --> g_s --> x_hat
 
 `load` opens the model file of any registered system, or a shipped model by
-name (`bls2017.core.catalog`: the catalogs the systems declare).
+name (`bls2017.core.catalog`: the catalogs the systems declare), as this
+Keras codec. `CodecInterface` is what every codec offers, this one and the
+cached SavedModels the commands use (`bls2017.core.saved_codec`).
 """
+
+from typing import Protocol, runtime_checkable
 
 import tensorflow as tf
 
 from bls2017.core import bitstream, catalog, images, model_file, systems
 from bls2017.core.images import latent_side
+
+
+@runtime_checkable
+class CodecInterface(Protocol):
+  """A model file as a codec, however it runs: `Codec` (Keras) and
+  `saved_codec.SavedCodec` (cached SavedModels) write and read the same
+  bytes and raise the same errors.
+
+  channels: 1 or 3; fingerprint: the 4 bytes its bitstreams carry; method,
+  description: its system's name and description (evaluation results);
+  metadata: the training record stored in its model file.
+  """
+
+  channels: int
+  fingerprint: bytes
+  max_pixels: int
+
+  @property
+  def method(self) -> str: ...
+
+  @property
+  def description(self) -> str: ...
+
+  @property
+  def metadata(self) -> dict: ...
+
+  def compress(self, x) -> bytes:
+    """uint8 array [H, W, channels] -> bitstream bytes."""
+
+  def decompress(self, data, header=None):
+    """Bitstream bytes -> uint8 array [H, W, channels]; a
+    `bitstream.BitstreamError` for anything else. header: what
+    `bitstream.unpack(data)` returned, if the caller already parsed it."""
+
+  def information_content(self, x) -> float:
+    """Bits the model assigns to what it codes of uint8 image x."""
 
 
 class LatentEncoder(tf.Module):
@@ -145,6 +185,10 @@ class Codec:
   def description(self):
     return self.system.description
 
+  @property
+  def metadata(self):
+    return self.loaded.metadata
+
   def __init__(self, loaded):
     self.loaded = loaded
     self.model = loaded.model
@@ -166,15 +210,16 @@ class Codec:
     check_image(x, self.channels, self.max_pixels)
     return self.compressor.compress(x).numpy()
 
-  def decompress(self, data):
+  def decompress(self, data, header=None):
     """Bitstream bytes -> uint8 array [H, W, channels].
 
     Raises a `bitstream.BitstreamError` subclass for any input that is not
     a bitstream of this model, including a payload that fails the range
-    decoder's own check.
+    decoder's own check. header: `bitstream.unpack(data)`'s, if the caller
+    has it (the header is then not parsed again).
     """
     return checked_decompress(self.decompressor.decompress, data,
-                              self.fingerprint, self.magic)
+                              self.fingerprint, self.magic, header)
 
 
 def check_image(x, channels, max_pixels):
@@ -190,10 +235,14 @@ def check_image(x, channels, max_pixels):
         f"65535, at most {max_pixels} pixels).")
 
 
-def checked_decompress(decompress, data, fingerprint, magic):
-  """decompress(data) as uint8 array after checking the header in Python;
-  a payload that fails the range decoder's check is CorruptBitstreamError."""
-  bitstream.unpack(data, fingerprint, magic)
+def checked_decompress(decompress, data, fingerprint, magic, header=None):
+  """decompress(data) as uint8 array after checking the header in Python
+  (or, given the header the caller parsed, only whose it is); a payload
+  that fails the range decoder's check is CorruptBitstreamError."""
+  if header is None:
+    bitstream.unpack(data, fingerprint, magic)
+  else:
+    bitstream.check_written_by(header, fingerprint, magic)
   try:
     return decompress(tf.constant(data)).numpy()
   except tf.errors.InvalidArgumentError:
@@ -215,33 +264,3 @@ def load(name_or_path=None):
   except systems.UnknownSystemError as e:
     raise model_file.ModelFileError(f"{path}: {e}") from None
   return system.open(path)
-
-
-class TargetRateError(ValueError):
-  """No candidate model codes the image at or under the requested rate."""
-
-
-def compress_to_target(x, target_bpp, names):
-  """(name, codec, bitstream) of the highest-rate model fitting target_bpp.
-
-  `names` are models in increasing order of rate (a zoo ladder). Rate
-  grows along the ladder on any image, so a binary search needs to load
-  and run only about log2(len(names)) of them; every answer it returns is
-  an actual bitstream of at most target_bpp.
-  """
-  max_bytes = int(target_bpp * x.shape[0] * x.shape[1] / 8)
-  best, low, high = None, 0, len(names) - 1
-  while low <= high:
-    middle = (low + high) // 2
-    candidate = load(names[middle])
-    data = candidate.compress(x)
-    if len(data) <= max_bytes:
-      best, low = (names[middle], candidate, data), middle + 1
-    else:
-      high = middle - 1
-  if best is None:  # The search ended on names[0], which did not fit.
-    bpp = 8 * len(data) / (x.shape[0] * x.shape[1])
-    raise TargetRateError(
-        f"--target_bpp {target_bpp:g} is below what the lowest-rate model, "
-        f"{names[0]}, gives on this image ({bpp:.4f} bpp).")
-  return best

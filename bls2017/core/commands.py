@@ -22,7 +22,6 @@ from bls2017.core import (baselines, catalog, images, lazy, patches, tf_log,
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
 bitstream = lazy.module("bls2017.core.bitstream")
-codec_lib = lazy.module("bls2017.core.codec")
 metrics = lazy.module("bls2017.core.metrics")
 model_file = lazy.module("bls2017.core.model_file")
 saved_codec = lazy.module("bls2017.core.saved_codec")
@@ -228,8 +227,8 @@ def _compress_to_target(args):
   names = (catalog.ladder(images.channels_of(args.input_file)) or
            catalog.ladder(3))
   x = images.read(args.input_file, catalog.entries()[names[0]]["channels"])
-  name, codec, data = codec_lib.compress_to_target(x, args.target_bpp,
-                                                   names)
+  name, codec, data = saved_codec.compress_to_target(x, args.target_bpp,
+                                                     names)
   print(f"Model {name} (the highest rate at or under {args.target_bpp:g} "
         "bpp)")
   return codec, x, data
@@ -240,28 +239,32 @@ def _decompress(args):
     data = f.read()
   output = args.output_file or args.input_file + ".png"
   refuse_overwriting_input(args.input_file, output)
-  name = args.model_path
-  if name is None:
-    # Default: the shipped model that wrote the file, if any.
+  # The header is parsed once: against the given model, or to find the
+  # shipped model that wrote it (the default).
+  if args.model_path:
+    codec = saved_codec.open_codec(args.model_path)
+    try:
+      header, _ = bitstream.unpack(data, codec.fingerprint, codec.magic)
+    except bitstream.WrongModelError as e:
+      shipped = catalog.find(e.written_by)
+      if not shipped:
+        raise
+      raise bitstream.WrongModelError(
+          f"bitstream was written by the shipped model {shipped}, not by "
+          f"{args.model_path}; pass --model {shipped} (or no --model).",
+          e.written_by) from None
+  else:
     header, _ = bitstream.unpack(data)
-    name = catalog.find(header.fingerprint)
-  try:
-    x_hat = saved_codec.open_codec(name).decompress(data)
-  except bitstream.WrongModelError as e:
-    shipped = e.written_by and catalog.find(e.written_by)
-    if not shipped:
-      raise
-    raise bitstream.WrongModelError(
-        f"bitstream was written by the shipped model {shipped}, not by "
-        f"{name}; pass --model {shipped} (or no --model).",
-        e.written_by) from None
+    codec = saved_codec.open_codec(catalog.find(header.fingerprint))
+  x_hat = codec.decompress(data, header)
   images.write_png(output, x_hat)
   print(f"Wrote {output}: {x_hat.shape[1]}x{x_hat.shape[0]}")
 
 
 def _export(args):
   from bls2017.core import export  # pylint: disable=import-outside-toplevel
-  export.export(load_codec(args.model_path), args.output_dir)
+  export.export(saved_codec.open_codec(args.model_path, keras=True),
+                args.output_dir)
   print(f"Wrote {args.output_dir}/compressor and "
         f"{args.output_dir}/decompressor")
 
@@ -280,7 +283,7 @@ def _evaluate(args):
     evaluation.read_results(args.references)
   except evaluation.ResultsError as e:
     raise UsageError(str(e)) from None
-  codecs = [load_codec(name) for name in names]
+  codecs = [saved_codec.open_codec(name, keras=True) for name in names]
   curves, bd = evaluation.run(codecs, names, paths, baseline_codecs,
                               anchors, args.output_dir,
                               references=args.references)
@@ -297,10 +300,6 @@ def _evaluate(args):
   print(f"Wrote {args.output_dir}/: per-method JSON, per_image.csv, "
         "rate_matched.csv, bd.json, rd_psnr.png, rd_msssim.png, visual.png, "
         "timings.json")
-
-
-def load_codec(name_or_path):
-  return codec_lib.load(name_or_path)
 
 
 def _print_quality(x, x_hat, num_bytes):
@@ -441,7 +440,7 @@ def user_error_types():
   """What a user can cause by bad input: one line and exit status 1."""
   return (bitstream.BitstreamError, images.ImageError,
           model_file.ModelFileError, patches.DataError, UsageError,
-          codec_lib.TargetRateError, FloatingPointError, OSError)
+          saved_codec.TargetRateError, FloatingPointError, OSError)
 
 
 def run_reporting_errors(args, program, errors):

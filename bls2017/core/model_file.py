@@ -56,10 +56,14 @@ def save(model, path, dtype="float16", metadata=None, make_tables=None):
   return tables
 
 
-def system_of(path):
-  """The system ("bls2017", "cae_admm", ...) whose model file `path` is."""
+def system_of(path, content=None):
+  """The system ("bls2017", "cae_admm", ...) whose model file `path` is.
+
+  content: the file's bytes, if already read (then the file is not opened
+  again; only its config is decompressed)."""
   try:
-    with np.load(path, allow_pickle=False) as archive:
+    source = path if content is None else io.BytesIO(content)
+    with np.load(source, allow_pickle=False) as archive:
       return systems.of_model_config(json.loads(str(archive["config"])))
   except FileNotFoundError:
     raise ModelFileError(f"{path}: no such model file.") from None
