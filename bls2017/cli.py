@@ -12,7 +12,7 @@
 
 import os
 
-from bls2017 import zoo
+from bls2017 import paper, zoo
 from bls2017.core import (baselines, commands, images, lazy, stored_weights,
                           train_config)
 
@@ -20,35 +20,28 @@ from bls2017.core import (baselines, commands, images, lazy, stored_weights,
 metrics = lazy.module("bls2017.core.metrics")
 model_file = lazy.module("bls2017.core.model_file")
 saved_codec = lazy.module("bls2017.core.saved_codec")
-trainer = lazy.module("bls2017.paper.train")
 relaxed_vs_real = lazy.module("bls2017.paper.relaxed_vs_real")
 
 
-def _add_system_parsers(subparsers):
-  p = subparsers.add_parser(
-      "train", help="Train a model on R + lambda * D.",
-      description="Trains a model on random patches. Resumes from the last "
-      "checkpoint in --train_dir when re-run with the same flags.")
-  commands.add_training_flags(p, "bls2017.npz", patchsize=256)
-  p.add_argument("--lambda", dest="lmbda", type=float, default=0.01,
+def _add_train_flags(p):
+  p.add_argument("--lambda", dest="lmbda", type=float,
                  help="Weight of the MSE (0..255 scale) against the bit rate;"
                  " higher means higher rate and quality.")
-  p.add_argument("--num_filters", type=int, default=None,
+  p.add_argument("--num_filters", type=int,
                  help="Filters per layer. Default: the paper's 192 for RGB, "
                  "128 for grayscale (the shipped models have 128).")
   p.add_argument("--gdn", choices=train_config.GDN_FORMS,
-                 default="simplified",
                  help="GDN's form: paper, u / sqrt(beta + sum gamma u^2) "
                  "(the paper's, section 2); simplified, u / (beta + sum "
                  "gamma |u|) (the shipped models'). Stored in the model "
                  "file.")
   p.add_argument("--strategy", choices=train_config.STRATEGIES,
-                 default="one_device",
                  help="tf.distribute strategy: one_device (first GPU, else "
                  "CPU), mirrored (all local GPUs; the batch is split), "
                  "multi_worker (the workers in TF_CONFIG).")
-  p.set_defaults(command=_train)
 
+
+def _add_other_parsers(subparsers):
   p = subparsers.add_parser(
       "finalize", help="Make model files of JAX-trained weights files.",
       description="Gives each weights file written by the JAX trainer "
@@ -97,13 +90,6 @@ def _add_system_parsers(subparsers):
                  help="Where to write the JSON and plots.")
   commands.add_model_flag(p)
   p.set_defaults(command=_relaxed_vs_real)
-
-
-def _train(args):
-  config = trainer.BLS2017Config.from_flags(
-      args, command=commands.command_line("bls2017"))
-  trainer.train(config)
-  print(f"Wrote {config.model_path}")
 
 
 def _finalize(args):
@@ -195,15 +181,14 @@ def _demo(args):
         f"{stem}.crops.png (centre crops side by side)")
 
 
-parse_args = commands.command_parser(__doc__, _add_system_parsers)
-
-
-def main(args):
-  commands.run_reporting_errors(args, "bls2017", commands.user_error_types())
-
-
-def run():
-  commands.run_command(main, parse_args)
+COMMAND = commands.SystemCommand(
+    "bls2017", __doc__, paper.Config,
+    train_help="Train a model on R + lambda * D.",
+    train_description="Trains a model on random patches. Resumes from the "
+    "last checkpoint in --train_dir when re-run with the same flags.",
+    add_train_flags=_add_train_flags, add_parsers=_add_other_parsers,
+    shipped=True, trainer="bls2017.paper.train")
+parse_args, main, run = COMMAND.parse_args, COMMAND.main, COMMAND.run
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""`cae_admm train`: its `Config`, and the model it trains on the shared
-Keras loop (`bls2017.core.training`) -- distortion under the ADMM pruning
-schedule, then factorized tables fitted to the pruned integer latents.
+"""`cae_admm train`: the model it trains on the one training outline
+(`bls2017.core.training.train`) -- distortion under the ADMM pruning
+schedule, then factorized tables fitted to the pruned integer latents. Its
+`Config` is in `cae_admm.config`.
 
 The data is a fixed set of training crops, so that with an ADMM term
 (`--admm full` or `no_dual`) each keeps its own ADMM variables Z[i] and
@@ -21,43 +22,22 @@ the same data; the model file records this as its "sampling".
 # What every model file records of its data (the ablations compare it).
 SAMPLING = "fixed crop set, cycled"
 
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
 from bls2017.core import training
-from bls2017.core.train_config import KerasTrainConfig
 from cae_admm import codec, model as model_lib
 
 
-@dataclasses.dataclass
-class Config(KerasTrainConfig):
-  """A `cae_admm train` run (the flags of the same names)."""
-  model_path: str = "cae_admm.npz"
-  patchsize: int = 128
-  lr_schedule: str = "plateau"  # As described: halved on plateaus.
-  flips: bool = True
-  admm: str = "full"  # One of cae_admm.ADMM_MODES.
-  keep_fraction: float = 0.1  # l as a fraction of the latents.
-  rho: float = 50.0
-  admm_every_epochs: int = 1
-  retrain_fraction: float = 0.3
-  pruning: bool = True
-  ms_ssim_weight: float = 0.0
-  ssim_weight: float = 0.0
-  mse_fraction: float = 0.0  # First fraction of the steps on MSE alone.
-  num_filters: int = 64
-  latent_channels: int = 32
-
-
 class ADMMSchedule(tf.keras.callbacks.Callback):
-  """Runs the model's Z- and U-steps over the whole crop set: Z only before
-  the first training step, both after every `every` epochs."""
+  """Runs the model's Z- and U-steps over the whole crop set (`crops`, set
+  once drawn): Z only before the first training step, both after every
+  `every` epochs."""
 
-  def __init__(self, crops, every, batchsize):
+  def __init__(self, every, batchsize, crops=None):
     super().__init__()
-    self.crops, self.every, self.batchsize = crops, every, batchsize
+    self.every, self.batchsize, self.crops = every, batchsize, crops
     self.step = None
 
   def on_train_begin(self, logs=None):
@@ -122,24 +102,30 @@ def make_model(config, admm_shape=None):
 
 
 def train(config):
-  """Trains per `config`; writes config.model_path; returns the model."""
-  if config.seed is not None:
-    tf.keras.utils.set_random_seed(config.seed)
-  crops = crop_set(config)
-  dataset = crop_dataset(crops, config.batchsize, config.seed)
-  if config.pruning and config.admm != "off":
-    side = config.patchsize // model_lib.STRIDE
-    model = make_model(config, (len(crops), side, side,
-                                config.latent_channels))
-    callbacks = [ADMMSchedule(crops, config.admm_every_epochs,
-                              config.batchsize)]
-  else:  # No ADMM variables: the same crops, without their indices.
-    model, callbacks = make_model(config), []
-    dataset = dataset.map(lambda indices, x: x)
-  source = training.warm_start(model, config)
-  training.compile_adam(model, config)
-  images = dataset.map(lambda indices, x: x) if callbacks else dataset
-  return training.fit_and_save(
-      model, config, dataset, metadata={"sampling": SAMPLING},
-      system_callbacks=callbacks, source=source,
-      make_tables=lambda m: codec.fitted_tables(m, images.take(16)))
+  """Trains per `config` (a `cae_admm.config.Config`); writes
+  config.model_path; returns the model."""
+  admm = config.pruning and config.admm != "off"
+  schedule = (ADMMSchedule(config.admm_every_epochs, config.batchsize)
+              if admm else None)
+
+  def dataset(config):
+    crops = crop_set(config)
+    if schedule:
+      schedule.crops = crops
+    batches = crop_dataset(crops, config.batchsize, config.seed)
+    # No ADMM variables: the same crops, without their indices.
+    return batches if admm else batches.map(lambda indices, x: x)
+
+  def images(batches):
+    return batches.map(lambda indices, x: x) if admm else batches
+
+  side = config.patchsize // model_lib.STRIDE
+  admm_shape = ((config.steps_per_epoch * config.batchsize, side, side,
+                 config.latent_channels) if admm else None)
+  return training.train(
+      config, lambda: make_model(config, admm_shape),
+      build_tables=lambda model, batches: codec.fitted_tables(
+          model, images(batches).take(16)),
+      hooks=training.Hooks(dataset=dataset,
+                           callbacks=[schedule] if schedule else [],
+                           metadata={"sampling": SAMPLING}))

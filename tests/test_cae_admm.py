@@ -274,7 +274,7 @@ def _record_admm_variables(model, crops, epochs, every, steps_per_epoch=2):
 
   model.fit(train.crop_dataset(crops, 2, seed=0), epochs=epochs,
             steps_per_epoch=steps_per_epoch, verbose=0,
-            callbacks=[train.ADMMSchedule(crops, every, 2), Record()])
+            callbacks=[train.ADMMSchedule(every, 2, crops), Record()])
   return states
 
 
@@ -435,14 +435,14 @@ def test_admm_mode_is_checked_and_kept_in_the_model_file(tmp_path):
 
 
 def test_train_flags_default_to_the_described_recipe():
-  from cae_admm import train  # pylint: disable=import-outside-toplevel
+  from cae_admm.config import Config  # pylint: disable=import-outside-toplevel
   args = cli.parse_args(["cae_admm", "train", "--train_glob", "x/*.png"])
-  config = train.Config.from_flags(args)
+  config = Config.from_flags(args)
   assert (config.flips, config.lr_schedule, config.admm) == (
       True, "plateau", "full")
   args = cli.parse_args(["cae_admm", "train", "--noflips", "--lr_schedule",
                          "cosine", "--admm", "no_dual"])
-  config = train.Config.from_flags(args)
+  config = Config.from_flags(args)
   assert (config.flips, config.lr_schedule, config.admm) == (
       False, "cosine", "no_dual")
 
@@ -490,10 +490,11 @@ def test_training_distortion_is_mse_until_perceptual_from():
 
 def test_perceptual_schedule_flags_reach_the_model(tmp_path):
   from cae_admm import train  # pylint: disable=import-outside-toplevel
+  from cae_admm.config import Config  # pylint: disable=import-outside-toplevel
   args = cli.parse_args(["cae_admm", "train", "--ssim_weight", "0.4",
                          "--mse_fraction", "0.5", "--epochs", "4",
                          "--steps_per_epoch", "10"])
-  model = train.make_model(train.Config.from_flags(args))
+  model = train.make_model(Config.from_flags(args))
   assert (model.ssim_weight, model.perceptual_from) == (0.4, 20)
   path = save_with_fitted_tables(lambda: model, tmp_path / "m.npz",
                                  cae_codec.fitted_tables)

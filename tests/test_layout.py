@@ -118,3 +118,34 @@ def test_an_extras_missing_module_skips_its_tests_except_in_ci(monkeypatch):
   with pytest.raises(ImportError):
     import_or_skip("no_such_module_of_an_extra", "accel")
   assert import_or_skip("json", "accel").dumps(1) == "1"
+
+
+# Each registered system's trainer (mnist_demo is a tutorial, not a system).
+TRAINERS = ("bls2017/paper/train.py", "cae_admm/train.py",
+            "content_weighted/train.py")
+# What only the one outline calls: a trainer calling it has its own loop.
+OUTLINE_PARTS = ("fit_and_save", "compile_adam", "copy_weights", "fit",
+                 "set_random_seed")
+
+
+def test_every_systems_trainer_goes_through_the_one_outline():
+  for path in TRAINERS:
+    tree = ast.parse(open(os.path.join(ROOT, path)).read())
+    called = {node.func.attr if isinstance(node.func, ast.Attribute)
+              else getattr(node.func, "id", None)
+              for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert "train" in called, f"{path} does not call training.train"
+    assert not called & set(OUTLINE_PARTS), (
+        f"{path} runs its own outline: {sorted(called & set(OUTLINE_PARTS))}")
+
+
+@pytest.mark.parametrize("package", ["bls2017", "cae_admm",
+                                     "content_weighted"])
+def test_every_train_flag_takes_its_default_from_the_config(package):
+  """Flags state no default of their own: `train` with no flags is the
+  config's defaults, field for field."""
+  import importlib  # pylint: disable=import-outside-toplevel
+  cli = importlib.import_module(f"{package}.cli")
+  command = cli.COMMAND
+  args = command.parse_args([package, "train"])
+  assert command.config.from_flags(args, command="") == command.config()

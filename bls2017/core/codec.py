@@ -160,17 +160,20 @@ def pad_to_stride(x, stride):
   return tf.gather(tf.gather(x, rows, axis=0), cols, axis=1)
 
 
-class Codec:
-  """A loaded model as a codec: numpy images in, bytes out, and back.
+class BaseCodec:
+  """What the Keras codec and the cached SavedModels share: the system's
+  names, the image checks before compressing and the header checks before
+  decoding, around a compress and a decompress function (uint8 [H, W, C]
+  -> scalar string, and back) that each kind provides."""
 
-  `decompress` checks the header in Python first, so bad input raises a
-  `bitstream.BitstreamError` subclass naming the problem. Each system's
-  codec sets `system` (its `systems.System`) and defines `make_codec` and
-  `information_content`; nothing else carries state between the methods.
-  """
-
-  system = None  # The subclass's systems.System.
+  system = None  # Its systems.System.
   max_pixels = images.MAX_PIXELS  # The largest image it codes.
+
+  def _compress_function(self):
+    raise NotImplementedError
+
+  def _decompress_function(self):
+    raise NotImplementedError
 
   @property
   def magic(self):
@@ -184,6 +187,32 @@ class Codec:
   @property
   def description(self):
     return self.system.description
+
+  def compress(self, x):
+    """uint8 array [H, W, channels] -> bitstream bytes."""
+    check_image(x, self.channels, self.max_pixels)
+    return self._compress_function()(tf.constant(x)).numpy()
+
+  def decompress(self, data, header=None):
+    """Bitstream bytes -> uint8 array [H, W, channels].
+
+    Raises a `bitstream.BitstreamError` subclass for any input that is not
+    a bitstream of this model, including a payload that fails the range
+    decoder's own check. header: `bitstream.unpack(data)`'s, if the caller
+    has it (the header is then not parsed again).
+    """
+    return checked_decompress(self._decompress_function(), data,
+                              self.fingerprint, self.magic, header)
+
+
+class Codec(BaseCodec):
+  """A loaded model as a codec: numpy images in, bytes out, and back.
+
+  `decompress` checks the header in Python first, so bad input raises a
+  `bitstream.BitstreamError` subclass naming the problem. Each system's
+  codec sets `system` (its `systems.System`) and defines `make_codec` and
+  `information_content`; nothing else carries state between the methods.
+  """
 
   @property
   def metadata(self):
@@ -205,21 +234,11 @@ class Codec:
     payload length that the real payload is measured against."""
     raise NotImplementedError
 
-  def compress(self, x):
-    """uint8 array [H, W, channels] -> bitstream bytes."""
-    check_image(x, self.channels, self.max_pixels)
-    return self.compressor.compress(x).numpy()
+  def _compress_function(self):
+    return self.compressor.compress
 
-  def decompress(self, data, header=None):
-    """Bitstream bytes -> uint8 array [H, W, channels].
-
-    Raises a `bitstream.BitstreamError` subclass for any input that is not
-    a bitstream of this model, including a payload that fails the range
-    decoder's own check. header: `bitstream.unpack(data)`'s, if the caller
-    has it (the header is then not parsed again).
-    """
-    return checked_decompress(self.decompressor.decompress, data,
-                              self.fingerprint, self.magic, header)
+  def _decompress_function(self):
+    return self.decompressor.decompress
 
 
 def check_image(x, channels, max_pixels):

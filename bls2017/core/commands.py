@@ -11,6 +11,7 @@ A system's command (`bls2017.cli`, `cae_admm.cli`, ...) adds its own
 `train` (and any other) subcommands; the rest comes from here.
 """
 
+import dataclasses
 import os
 import sys
 
@@ -35,58 +36,69 @@ def add_model_flag(parser, required=False):
       ("" if required else " Default: the shipped default model."))
 
 
-def add_bool_flag(p, name, default, help_text):
-  """--NAME / --noNAME, absl's spelling of a boolean flag."""
-  p.add_argument(f"--{name}", dest=name, action="store_true", default=default,
+def add_bool_flag(p, name, help_text):
+  """--NAME / --noNAME, absl's spelling of a boolean flag (its default:
+  the config's, `use_config_defaults`)."""
+  p.add_argument(f"--{name}", dest=name, action="store_true",
                  help=help_text)
   p.add_argument(f"--no{name}", dest=name, action="store_false",
                  help=argparse_flags.argparse.SUPPRESS)
 
 
-def add_training_flags(p, model_path, patchsize, learning_rate=1e-4):
-  """The data, schedule and checkpoint flags every system's `train` has."""
-  p.add_argument("--model_path", default=model_path,
+def add_training_flags(p):
+  """The data, schedule and checkpoint flags every system's `train` has;
+  their defaults are its config's (`use_config_defaults`)."""
+  p.add_argument("--model_path",
                  help="Where to write the trained model file.")
-  p.add_argument("--train_dir", default=None,
+  p.add_argument("--train_dir",
                  help="Checkpoints and TensorBoard logs. "
                  "Default: MODEL_PATH.train")
-  p.add_argument("--train_glob", default=None,
+  p.add_argument("--train_glob",
                  help="Glob of training images (PNG/JPEG; ** recurses). "
                  "Without it, the TFDS dataset --tfds_dataset_name is used.")
-  p.add_argument("--tfds_dataset_name", default="clic",
+  p.add_argument("--tfds_dataset_name",
                  help="TFDS dataset to train on when --train_glob is unset.")
-  p.add_argument("--channels", type=int, choices=(1, 3), default=3,
+  p.add_argument("--channels", type=int, choices=(1, 3),
                  help="3 for RGB, 1 for grayscale models.")
-  p.add_argument("--patchsize", type=int, default=patchsize,
+  p.add_argument("--patchsize", type=int,
                  help="Side of the random square training patches; images "
                  "smaller than this are skipped.")
-  p.add_argument("--batchsize", type=int, default=8, help="Patches a step.")
-  p.add_argument("--epochs", type=int, default=1000, help="Epochs to train.")
-  p.add_argument("--steps_per_epoch", type=int, default=1000,
+  p.add_argument("--batchsize", type=int, help="Patches a step.")
+  p.add_argument("--epochs", type=int, help="Epochs to train.")
+  p.add_argument("--steps_per_epoch", type=int,
                  help="Steps per epoch.")
-  p.add_argument("--learning_rate", type=float, default=learning_rate,
+  p.add_argument("--learning_rate", type=float,
                  help="Adam learning rate (peak rate with a schedule).")
   p.add_argument("--lr_schedule", choices=train_config.LR_SCHEDULES,
-                 default="constant",
                  help="cosine: decay to 1%% of the peak over all steps; "
                  "plateau: halve the rate when the training loss has not "
                  "fallen for --plateau_patience epochs (down to 1%%).")
-  p.add_argument("--plateau_patience", type=int, default=3,
+  p.add_argument("--plateau_patience", type=int,
                  help="Epochs without a lower loss before --lr_schedule "
                  "plateau halves the rate.")
-  add_bool_flag(p, "flips", False, "Flip training patches at random, "
+  add_bool_flag(p, "flips", "Flip training patches at random, "
                 "horizontally and vertically.")
-  p.add_argument("--checkpoint_every", type=int, default=500,
+  p.add_argument("--checkpoint_every", type=int,
                  help="Steps between checkpoints.")
-  p.add_argument("--warm_start", default=None,
+  p.add_argument("--warm_start",
                  help="Initialise from this model file of the same system "
                  "and architecture (e.g. a neighbouring rate) instead of at "
                  "random; the model file records its steps in its total.")
-  p.add_argument("--seed", type=int, default=None,
+  p.add_argument("--seed", type=int,
                  help="Random seed for weights and patches.")
-  p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+  p.add_argument("--verbose", type=int, choices=(0, 1, 2),
                  help="Keras verbosity: 1 is a progress bar, 2 a line per "
                  "epoch.")
+
+
+def use_config_defaults(p, config_class):
+  """Each flag of `p` named after a field of `config_class` (a dataclass)
+  defaults to that field's default: every default is stated once, in the
+  config."""
+  fields = {f.name: f.default for f in dataclasses.fields(config_class)
+            if f.default is not dataclasses.MISSING}
+  p.set_defaults(**{action.dest: fields[action.dest]
+                    for action in p._actions if action.dest in fields})  # pylint: disable=protected-access
 
 
 def command_line(program):
@@ -358,54 +370,64 @@ def add_ablation_parser(subparsers, what, load, run_ablation):
 
 
 class SystemCommand:
-  """The command of a system without shipped models (`cae_admm`,
-  `content_weighted`): `train` (the system's flags, its `Config` and
-  `train` in PACKAGE.train), `ablation` (PACKAGE.ablation.run), and the
-  coding commands.
+  """The command of a system (`bls2017`, `cae_admm`, `content_weighted`):
+  `train` (the shared training flags and the system's, filled into its
+  `config` and run by TRAINER.train), `ablation` (PACKAGE.ablation.run) if
+  it has one, any subcommands of its own, and the coding commands.
 
   package: the system's package, also the command's name.
   doc: the command's description, then its `train` example.
-  add_train_flags(parser): the flags of its `train` beyond the shared ones
-  (those of every trainer, and --num_filters).
+  config: its config dataclass, where every flag's default is stated.
+  add_train_flags(parser): the flags of its `train` beyond the shared ones.
+  ablation_what: what its ablation compares (None: it has none).
+  add_parsers(subparsers): its own subcommands (the paper's demo, ...).
+  shipped: it ships models (a default --model, --target_bpp).
+  trainer: the module with its `train(config)`; default PACKAGE.train.
   """
 
-  def __init__(self, package, doc, train_help, train_description,
-               add_train_flags, ablation_what, patchsize=128, num_filters=64):
+  def __init__(self, package, doc, config, train_help, train_description,
+               add_train_flags, ablation_what=None, add_parsers=None,
+               shipped=False, trainer=None):
     self.package = package
-    self.num_filters = num_filters
+    self.config = config
     self.train_help = train_help
     self.train_description = train_description
     self.add_train_flags = add_train_flags
     self.ablation_what = ablation_what
-    self.patchsize = patchsize
+    self.add_parsers = add_parsers
     # Loaded on first use: parsing the command line needs no TensorFlow.
-    self.trainer = lazy.module(f"{package}.train")
-    self.codec = lazy.module(f"{package}.codec")
-    self.ablation = lazy.module(f"{package}.ablation")
-    self.parse_args = command_parser(doc.rstrip() + f"""
+    self.trainer = lazy.module(trainer or f"{package}.train")
+    if ablation_what:
+      self.codec = lazy.module(f"{package}.codec")
+      self.ablation = lazy.module(f"{package}.ablation")
+    epilog = "" if shipped else f"""
     {package} compress --model_path=m.npz photo.png     # photo.png.tfci
     {package} decompress --model_path=m.npz photo.png.tfci
     {package} evaluate --model m.npz --model bls2017-mse-4 photos/
 
 compress, decompress, export, evaluate and plot are the coding commands
 every system's command shares; they take the model file of any system.
-""", self._add_parsers, shipped=False)
+"""
+    self.parse_args = command_parser(doc.rstrip() + "\n" + epilog,
+                                     self._add_parsers, shipped=shipped)
 
   def _add_parsers(self, subparsers):
     p = subparsers.add_parser("train", help=self.train_help,
                               description=self.train_description)
-    add_training_flags(p, f"{self.package}.npz", patchsize=self.patchsize)
-    p.add_argument("--num_filters", type=int, default=self.num_filters,
-                   help="Filters per layer.")
+    add_training_flags(p)
     self.add_train_flags(p)
+    use_config_defaults(p, self.config)
     p.set_defaults(command=self._train)
-    add_ablation_parser(subparsers, self.ablation_what,
-                        lambda name: self.codec.load(name),
-                        lambda *args: self.ablation.run(*args))
+    if self.ablation_what:
+      add_ablation_parser(subparsers, self.ablation_what,
+                          lambda name: self.codec.load(name),
+                          lambda *args: self.ablation.run(*args))
+    if self.add_parsers:
+      self.add_parsers(subparsers)
 
   def _train(self, args):
-    config = self.trainer.Config.from_flags(
-        args, command=command_line(self.package))
+    config = self.config.from_flags(args,
+                                    command=command_line(self.package))
     self.trainer.train(config)
     print(f"Wrote {config.model_path}")
 

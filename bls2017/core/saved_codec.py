@@ -106,7 +106,7 @@ def _export(path, entry):
       raise
 
 
-class SavedCodec:
+class SavedCodec(codec.BaseCodec):
   """`codec.Codec`'s compress and decompress on the cached SavedModels,
   each side loaded on first use; information content from the Keras codec
   (built on first use: a SavedModel does not hold the prior's estimate)."""
@@ -123,34 +123,16 @@ class SavedCodec:
     self.metadata = record["metadata"]
     self._sides = {}
 
-  @property
-  def magic(self):
-    return self.system.magic
-
-  @property
-  def method(self):
-    return self.system.name
-
-  @property
-  def description(self):
-    return self.system.description
-
   def _side(self, name):
     if name not in self._sides:
       self._sides[name] = tf.saved_model.load(os.path.join(self.entry, name))
     return self._sides[name]
 
-  def compress(self, x):
-    """uint8 array [H, W, channels] -> bitstream bytes."""
-    codec.check_image(x, self.channels, self.max_pixels)
-    return self._side("compressor").compress(tf.constant(x)).numpy()
+  def _compress_function(self):
+    return self._side("compressor").compress
 
-  def decompress(self, data, header=None):
-    """Bitstream bytes -> uint8 array [H, W, channels]; errors as
-    `codec.Codec.decompress`."""
-    return codec.checked_decompress(self._side("decompressor").decompress,
-                                    data, self.fingerprint, self.magic,
-                                    header)
+  def _decompress_function(self):
+    return self._side("decompressor").decompress
 
   def information_content(self, x):
     return self._keras_codec.information_content(x)

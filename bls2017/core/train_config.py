@@ -5,12 +5,13 @@ flags and the trainers take. Plain Python, importable without TensorFlow
     TrainConfig            data, schedule, seed: every trainer
     +-- KerasTrainConfig   model file, checkpoints, tf.distribute strategy:
     |   |                  the Keras `train` command of every system
-    |   +-- BLS2017Config  lambda, filters (`bls2017 train`, in
-    |                      bls2017.paper.train)
+    |   +-- each system's Config (`bls2017.paper.Config`,
+    |                      `cae_admm.config.Config`, ...)
     +-- LadderConfig       the JAX ladder trainer (`bls2017.jax_twin.train`)
     (mnist_demo.training.Config, the tutorial's, shares only `from_flags`)
 
-A field's name is its flag's name in every command that has the flag.
+A field's name is its flag's name in every command that has the flag, and
+its default is the flag's (`commands.use_config_defaults`).
 """
 
 import dataclasses

@@ -1,15 +1,19 @@
 """Training: Keras fit on R + lambda * D with checkpoints that survive kills.
 
-Every system's `train` command fills in a `train_config.KerasTrainConfig`
-(or a subclass of its own) and calls these functions with it:
+Every system's `train` command fills in its config (a
+`train_config.KerasTrainConfig`) and runs the one outline, `train`, with
+its model and its `Hooks`:
 
-    config --build_dataset--> patches --model.fit (Adam, checkpoints)-->
-    model --model_file.save (weights, the system's tables)--> MODEL_PATH
+    config --dataset--> patches; build_model() --warm start, compile-->
+    model.fit (Adam, checkpoints) --model_file.save (weights, the
+    system's tables)--> MODEL_PATH
 """
 
+import dataclasses
 import math
 import os
 import time
+from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 
@@ -101,44 +105,78 @@ def _finite(logs):
   return math.isfinite(float((logs or {}).get("loss", 0.0)))
 
 
-def train_fitting_tables(config, make_model, fitted_tables):
-  """Trains make_model() per `config`, then fits its range-coding tables:
-  fitted_tables(model, batches) on 16 batches of training patches. The
-  related systems' trainers, whose tables are fitted after training."""
+@dataclasses.dataclass
+class Hooks:
+  """What a system adds to the one training outline (`train`).
+
+  dataset(config): batches to fit on; default `build_dataset`.
+  warm_start(model, source_model): copies a loaded model's weights into
+    the new one; default `copy_weights` (same shapes only). It raises
+    model_file.ModelFileError naming what differs.
+  prepare(model): before compiling, e.g. the paper's kernels by matmul.
+  callbacks: the system's Keras callbacks, run after the checkpoint's
+    restore.
+  metadata: recorded in the model file beside the run's own record.
+  """
+  dataset: Optional[Callable] = None
+  warm_start: Optional[Callable] = None
+  prepare: Optional[Callable] = None
+  callbacks: Sequence = ()
+  metadata: Optional[dict] = None
+
+
+def train(config, build_model, build_tables=None, hooks=None):
+  """Every system's training run, in one outline:
+
+      seed --> hooks.dataset --> build_model() in the strategy's scope
+      --warm start from config.warm_start (hooks.warm_start)--> prepare,
+      compile (Adam) --> fit_and_save: checkpoints, model file with
+      build_tables(model, dataset) (None: the model's own coding_tables)
+
+  Returns the trained model.
+  """
+  hooks = hooks or Hooks()
   if config.seed is not None:
     tf.keras.utils.set_random_seed(config.seed)
-  model = make_model()
-  source = warm_start(model, config)
-  compile_adam(model, config)
-  dataset = build_dataset(config, config.seed)
-  return fit_and_save(model, config, dataset, make_tables=lambda m: (
-      fitted_tables(m, dataset.take(16))), source=source)
+  dataset = (hooks.dataset or (lambda c: build_dataset(c, c.seed)))(config)
+  strategy = distribution_strategy(config.strategy)
+  with strategy.scope():
+    model = build_model()
+  source = (model_file.load(config.warm_start, type(model))
+            if config.warm_start else None)
+  with strategy.scope():
+    if source:
+      try:
+        (hooks.warm_start or copy_weights)(model, source.model)
+      except model_file.ModelFileError as e:
+        raise model_file.ModelFileError(
+            f"--warm_start {config.warm_start}: {e}") from None
+    if hooks.prepare:
+      hooks.prepare(model)
+    compile_adam(model, config)
+  make_tables = build_tables and (lambda m: build_tables(m, dataset))
+  return fit_and_save(
+      model, config, dataset,
+      metadata=dict(hooks.metadata or {},
+                    replicas=strategy.num_replicas_in_sync),
+      make_tables=make_tables, source=source,
+      system_callbacks=hooks.callbacks)
 
 
-def warm_start(model, config):
-  """Starts `model` from the model file config.warm_start, if any: each
-  coding variable takes the file's weight of the same shape. Returns the
-  loaded file (None without one) for `fit_and_save` to record.
-
-  Raises model_file.ModelFileError when the file holds another system's
-  model or weights of other shapes, naming the settings that differ.
-  (The paper's trainer has its own copy, which adapts channel counts.)
-  """
-  if not config.warm_start:
-    return None
-  source = model_file.load(config.warm_start, type(model))
-  targets, weights = model.coding_variables, source.model.coding_variables
+def copy_weights(model, source):
+  """Each coding variable of `model` takes `source`'s of the same shape;
+  ModelFileError names the settings that differ when the shapes do not
+  fit. (The paper's warm start also adapts channel counts.)"""
+  targets, weights = model.coding_variables, source.coding_variables
   if [v.shape for v in targets] != [w.shape for w in weights]:
-    ours, theirs = model.get_config(), source.model.get_config()
+    ours, theirs = model.get_config(), source.get_config()
     differ = ", ".join(f"{k}={theirs.get(k)} (here {ours.get(k)})"
                        for k in sorted(set(ours) | set(theirs))
                        if ours.get(k) != theirs.get(k))
     raise model_file.ModelFileError(
-        f"--warm_start {config.warm_start}: its weights do not fit this "
-        f"model (it has {differ}).")
+        f"its weights do not fit this model (it has {differ}).")
   for target, weight in zip(targets, weights):
     target.assign(weight)
-  return source
 
 
 def compile_adam(model, config):
