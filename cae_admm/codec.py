@@ -13,7 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from bls2017.core import codec as shared_codec
-from bls2017.core import empirical_prior, model_file
+from bls2017.core import model_file
+from bls2017.core.entropy import empirical, factorized
 from cae_admm import SYSTEM
 from cae_admm.model import STRIDE, CAEADMMModel
 
@@ -35,7 +36,7 @@ def fitted_tables(model, patches):
   """Factorized tables fitted to the integer latents of `patches`."""
   latents = [model.quantize(model.g_a(tf.cast(batch, tf.float32))).numpy()
              for batch in patches]
-  return empirical_prior.fit(np.concatenate(
+  return empirical.fit(np.concatenate(
       [batch.reshape(-1, batch.shape[-1]) for batch in latents]))
 
 
@@ -46,15 +47,13 @@ class Codec(shared_codec.Codec):
 
   def make_codec(self, loaded):
     model = loaded.model
-    entropy_model = empirical_prior.entropy_model(
-        loaded.tables, model.latent_channels, coding_rank=3)
+    coder = factorized.FactorizedCoder(loaded.tables, model.latent_channels)
     return (
         shared_codec.Compressor(
-            shared_codec.LatentEncoder(QuantizedEncoder(model),
-                                        entropy_model),
+            shared_codec.LatentEncoder(QuantizedEncoder(model), coder),
             model.channels, loaded.fingerprint, STRIDE, MAGIC),
         shared_codec.Decompressor(
-            shared_codec.LatentDecoder(model.g_s, entropy_model),
+            shared_codec.LatentDecoder(model.g_s, coder),
             model.channels, loaded.fingerprint, STRIDE, MAGIC))
 
   def latents(self, x):
@@ -64,7 +63,7 @@ class Codec(shared_codec.Codec):
 
   def information_content(self, x):
     """-log2 of the fitted tables' probability of z_hat."""
-    return empirical_prior.information_content(self.loaded.tables,
+    return empirical.information_content(self.loaded.tables,
                                                self.latents(x))
 
 

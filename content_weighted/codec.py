@@ -32,7 +32,8 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from bls2017.core import bitstream, empirical_prior, images, model_file
+from bls2017.core import bitstream, images, model_file
+from bls2017.core.entropy import empirical
 from bls2017.core import codec as shared_codec
 from content_weighted import SYSTEM, context, planes
 from content_weighted.model import STRIDE, ContentWeightedModel
@@ -52,8 +53,8 @@ def fitted_tables(model, patches):
     levels.append(k.numpy().reshape(-1, 1))
     for channel in range(model.code_channels):
       codes[channel].append(c[..., channel][m[..., channel] > 0])
-  map_tables = empirical_prior.fit(np.concatenate(levels))
-  code_tables = empirical_prior.fit([np.concatenate(c) for c in codes])
+  map_tables = empirical.fit(np.concatenate(levels))
+  code_tables = empirical.fit([np.concatenate(c) for c in codes])
   return {"map_cdf": map_tables["cdf"],
           "map_cdf_offset": map_tables["cdf_offset"],
           "code_cdf": code_tables["cdf"],
@@ -184,7 +185,7 @@ class Codec(shared_codec.Codec):
     tables (coding_rank 3 on k [h, w, 1]: one string for the map). Every
     model file has the tables; the file format uses them when map_model is
     "factorized"."""
-    return empirical_prior.entropy_model(_map_tables(self.loaded.tables), 1,
+    return empirical.entropy_model(_map_tables(self.loaded.tables), 1,
                                          coding_rank=3)
 
   def codes(self, x):
@@ -232,7 +233,7 @@ class Codec(shared_codec.Codec):
     codes, k, mask = self.codes(x)
     map_bits = self.map_bits(x)
     if codes_model == "factorized":
-      return map_bits["factorized"] + empirical_prior.information_content(
+      return map_bits["factorized"] + empirical.information_content(
           _code_tables(self.loaded.tables), codes.numpy(), mask.numpy())
     code_bits, _ = self.model.context_bits_split(codes[None], mask[None],
                                                  k[None])
@@ -242,7 +243,7 @@ class Codec(shared_codec.Codec):
     """{"factorized": the importance map's bits under its fitted tables,
     and with map_model="context", "context": under the context model}."""
     codes, k, mask = self.codes(x)
-    bits = {"factorized": empirical_prior.information_content(
+    bits = {"factorized": empirical.information_content(
         _map_tables(self.loaded.tables), k.numpy())}
     if self.model.map_head is not None:
       _, map_bits = self.model.context_bits_split(codes[None], mask[None],

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from bls2017.core.empirical_prior import PRECISION
+from bls2017.core.entropy.empirical import PRECISION
 
 
 def kernel_mask(size, include_plane):

@@ -42,7 +42,7 @@ logits and integer CDFs.
 
 import tensorflow as tf
 
-from bls2017.core.empirical_prior import PRECISION
+from bls2017.core.entropy.empirical import PRECISION
 from content_weighted import context
 
 

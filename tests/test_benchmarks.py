@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bls2017 import benchmark, training_benchmark, zoo
+from bls2017.core import catalog
 from bls2017.zoo import __main__ as zoo_command
 from conftest import make_model_file
 from synthetic import write_training_images
@@ -62,7 +63,7 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
                                                    monkeypatch):
   # 32 filters: kernels large enough to be stored as int8 when asked.
   model_path = make_model_file(tmp_path / "trained.npz", 3, num_filters=32)
-  monkeypatch.setattr(zoo, "ZOO_DIR", str(tmp_path))
+  monkeypatch.setattr(zoo, "CATALOG", catalog.Catalog(str(tmp_path)))
   path, _ = write_image(40, 56)
   zoo_command.main(zoo_command.parse_args([
       "zoo", "toy-1", model_path, "--validation_images",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bls2017.core import bitstream, codec, images, model_file
-from bls2017.paper import codec as paper_codec
+from bls2017.core.entropy import factorized
 from bls2017.paper.model import BLS2017Model
 from synthetic import synthetic_image
 
@@ -15,9 +15,9 @@ def rgb_codec(rgb_model_path):
 
 
 def test_compressor_and_decompressor_share_one_entropy_model(rgb_codec):
-  assert rgb_codec.compressor.encoder.entropy_model is (
-      rgb_codec.decompressor.decoder.entropy_model)
-  assert rgb_codec.compressor.encoder.entropy_model.compression
+  assert rgb_codec.compressor.encoder.coder is (
+      rgb_codec.decompressor.decoder.coder)
+  assert rgb_codec.compressor.encoder.coder.model.compression
 
 
 @pytest.mark.parametrize("height,width", [(16, 16), (15, 17), (1, 1),
@@ -81,10 +81,9 @@ def test_stored_tables_are_used_not_recomputed(rgb_model_path, rgb_codec,
   assert data[bitstream.HEADER_BYTES:] != (
       rgb_codec.compress(x)[bitstream.HEADER_BYTES:])
   assert other.decompress(data).shape == x.shape
-  entropy_model = paper_codec.shared_entropy_model(model_file.load(
-      str(altered)).tables, 8)
+  coder = factorized.FactorizedCoder(model_file.load(str(altered)).tables, 8)
   np.testing.assert_array_equal(
-      entropy_model.quantization_offset.numpy(), np.full(8, 0.4, np.float32))
+      coder.model.quantization_offset.numpy(), np.full(8, 0.4, np.float32))
 
 
 def test_model_file_with_altered_tables_refuses_old_bitstreams(

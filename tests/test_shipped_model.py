@@ -42,8 +42,8 @@ def _latents(shipped, data):
                                      shipped.magic)
   shape = (images.latent_side(header.height, STRIDE),
            images.latent_side(header.width, STRIDE))
-  return np.asarray(shipped.decompressor.decoder.entropy_model.decompress(
-      tf.constant(payload)[None], shape))
+  return np.asarray(shipped.decompressor.decoder.coder.decode(
+      tf.constant(payload), shape))
 
 
 def test_golden_file_decodes_to_its_latents_and_pixels():

@@ -21,7 +21,7 @@ def _sample(channels):
 
 
 def test_zoo_fits_in_the_repository_budget():
-  total = sum(os.path.getsize(os.path.join(zoo.ZOO_DIR, name + ".npz"))
+  total = sum(os.path.getsize(zoo.CATALOG.path(name))
               for name in NAMES)
   assert total < 40e6
 

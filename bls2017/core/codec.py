@@ -62,31 +62,31 @@ class CodecInterface(Protocol):
 
 
 class LatentEncoder(tf.Module):
-  """Padded x [1, H, W, C] float32 -> payload: y = g_a(x), range-coded.
+  """Padded x [1, H, W, C] float32 -> payload: y = g_a(x), entropy-coded.
 
-  g_a: any transform; entropy_model: anything with TFC's entropy-model
-  `compress(y)` (the paper's factorized model, CAE-ADMM's tables).
+  g_a: any transform; coder: an `entropy.EntropyCoder` (the paper's
+  factorized model, CAE-ADMM's fitted tables, ...).
   """
 
-  def __init__(self, g_a, entropy_model):
+  def __init__(self, g_a, coder):
     super().__init__(name="latent_encoder")
     self.g_a = g_a
-    self.entropy_model = entropy_model
+    self.coder = coder
 
   def __call__(self, x):
-    return self.entropy_model.compress(self.g_a(x))[0]
+    return self.coder.encode(self.g_a(x))
 
 
 class LatentDecoder(tf.Module):
   """Payload, latent [h, w] -> x_hat [1, H, W, C]: y_hat decoded, g_s."""
 
-  def __init__(self, g_s, entropy_model):
+  def __init__(self, g_s, coder):
     super().__init__(name="latent_decoder")
     self.g_s = g_s
-    self.entropy_model = entropy_model
+    self.coder = coder
 
   def __call__(self, payload, latent_shape):
-    return self.g_s(self.entropy_model.decompress(payload[None], latent_shape))
+    return self.g_s(self.coder.decode(payload, latent_shape))
 
 
 class Compressor(tf.keras.Model):

@@ -3,9 +3,9 @@
     encoder: padded x --g_a--> y --round, range-code--> payload
     decoder: payload --range-decode--> y_hat --g_s--> x_hat
 
-Both hold the same `tfc.ContinuousBatchedEntropyModel(compression=True)`,
-built from the range-coding tables stored with the model (`shared_entropy_
-model`), so encoder and decoder code with identical tables. The shared
+Both hold the same `FactorizedCoder` (`bls2017.core.entropy.factorized`),
+built from the range-coding tables stored with the model, so encoder and
+decoder code with identical tables. The shared
 `Compressor`/`Decompressor` (`bls2017.core.codec`) put the header around
 the payload and crop the padding.
 """
@@ -13,28 +13,20 @@ the payload and crop the padding.
 import functools
 
 import tensorflow as tf
-import tensorflow_compression as tfc
 
 from bls2017.core import codec, model_file
+from bls2017.core.entropy import factorized
 from bls2017.paper import SYSTEM
 from bls2017.paper.architecture import STRIDE
-
-
-def shared_entropy_model(tables, num_filters):
-  """The entropy model both sides use, built from stored tables."""
-  return tfc.ContinuousBatchedEntropyModel(
-      prior_shape=(num_filters,), coding_rank=3, compression=True,
-      cdf=tables["cdf"], cdf_offset=tables["cdf_offset"],
-      quantization_offset=tables["quantization_offset"])
 
 
 def make_codec(loaded, magic=SYSTEM.magic):
   """(Compressor, Decompressor) for a `model_file.LoadedModel`."""
   model = loaded.model
-  entropy_model = shared_entropy_model(loaded.tables, model.num_filters)
-  return (codec.Compressor(codec.LatentEncoder(model.g_a, entropy_model),
+  coder = factorized.FactorizedCoder(loaded.tables, model.num_filters)
+  return (codec.Compressor(codec.LatentEncoder(model.g_a, coder),
                            model.channels, loaded.fingerprint, STRIDE, magic),
-          codec.Decompressor(codec.LatentDecoder(model.g_s, entropy_model),
+          codec.Decompressor(codec.LatentDecoder(model.g_s, coder),
                              model.channels, loaded.fingerprint, STRIDE,
                              magic))
 

@@ -5,10 +5,10 @@ compression", Int. Conf. on Learning Representations (ICLR), 2017.
 https://arxiv.org/abs/1611.01704
 """
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
+from bls2017.core.entropy import factorized
 from bls2017.core.lagrangian import LagrangianModel
 from bls2017.core.layers import GDNTransform
 from bls2017.paper import SYSTEM
@@ -125,36 +125,8 @@ class BLS2017Model(LagrangianModel):
 
 
 def coding_tables(model):
-  """Builds the range-coding tables of `model`'s prior, in float64.
-
-  In float32, the quantization offsets (medians found by TFC's iterative
-  tail estimation) move by up to ~2e-6 with the math library's rounding:
-  oneDNN on or off gives different offsets from the same weights. In
-  float64 those differences are far below float32 resolution, so the tables
-  recomputed under any setting equal the stored ones.
-
-  The tables are built in a graph (a concrete tf.function, stateless
-  tables): eagerly, the tail estimation's loop runs op by op, about 15x
-  slower, for the same tables.
-  """
-  prior = tfc.NoisyDeepFactorized(batch_shape=(model.num_filters,),
-                                  dtype=tf.float64)
-  for target, source in zip(prior.trainable_variables,
-                            model.prior.trainable_variables):
-    target.assign(tf.cast(source, tf.float64))
-
-  def build():
-    entropy_model = tfc.ContinuousBatchedEntropyModel(
-        prior, coding_rank=3, compression=True, stateless=True)
-    offset = entropy_model.quantization_offset
-    if offset is None:
-      offset = tf.zeros((model.num_filters,), tf.float64)
-    return entropy_model.cdf, entropy_model.cdf_offset, offset
-
-  # A concrete function: called, it counts as no retracing of a tf.function.
-  cdf, cdf_offset, offset = tf.function(build).get_concrete_function()()
-  return {
-      "cdf": cdf.numpy(),
-      "cdf_offset": cdf_offset.numpy(),
-      "quantization_offset": offset.numpy().astype(np.float32),
-  }
+  """The range-coding tables of `model`'s prior (`entropy.factorized`)."""
+  return factorized.coding_tables(
+      model.prior.trainable_variables,
+      lambda dtype: tfc.NoisyDeepFactorized(
+          batch_shape=(model.num_filters,), dtype=dtype), model.num_filters)

@@ -8,7 +8,7 @@ histogram, smoothed so that every value in the observed range and the
 escape symbol keep a non-zero probability. The tables have the layout of
 `tfc.ContinuousBatchedEntropyModel` (`cdf`, `cdf_offset`), so that model
 range-codes with them, including its escape code for values outside the
-fitted range.
+fitted range; `factorized.FactorizedCoder` codes latents with them.
 """
 
 import numpy as np
