@@ -14,7 +14,7 @@
 
 An entropy coder is anything with the `EntropyCoder` pair. A second kind
 (a hyperprior, say) is one module here and a system whose codec hands it
-to the latent coders; `tests/test_entropy.py` builds one, as the
+to the latent coders; `tests/core/test_entropy.py` builds one, as the
 fourth-system test does for systems. The JAX twin's copy of the paper's
 prior (`bls2017.jax_twin.prior`) reproduces TFC's training rate only.
 """

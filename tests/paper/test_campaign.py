@@ -16,8 +16,8 @@ from PIL import Image
 from bls2017.campaign import photos
 from bls2017.campaign import plan as plan_lib
 from bls2017.campaign import progress
-from cli_helpers import ROOT
-from synthetic import synthetic_image
+from helpers.commands import ROOT
+from helpers.synthetic import synthetic_image
 
 
 def _plan_content(**model_overrides):

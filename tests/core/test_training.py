@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from bls2017.core import data, model_file, train_config, training
-from synthetic import synthetic_image, write_training_images
-from cli_helpers import run_cli
+from helpers.synthetic import synthetic_image, write_training_images
+from helpers.commands import run_cli
 
 
 def test_small_images_are_skipped(tmp_path):
@@ -110,7 +110,7 @@ TINY = {
 def test_train_warm_starts_from_a_model_file(system, tmp_path, capsys,
                                              rgb_model_path):
   import importlib  # pylint: disable=import-outside-toplevel
-  from cli_helpers import run_main  # pylint: disable=import-outside-toplevel
+  from helpers.commands import run_main  # pylint: disable=import-outside-toplevel
   cli = importlib.import_module(f"{system}.cli")
   pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
   architecture, filters_error = TINY[system]
@@ -151,7 +151,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
   """--strategy mirrored splits each batch over 2 logical CPU devices."""
   import subprocess
   import sys
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  from helpers.commands import ROOT  # pylint: disable=import-outside-toplevel
   pattern = write_training_images(tmp_path / "train", [(48, 48), (40, 56)])
   model_path = tmp_path / "m.npz"
   script = f"""
@@ -219,7 +219,7 @@ assert moved > 1e-2 and apart < 1e-6 * moved + 1e-7, (moved, apart)
 def test_mirrored_step_averages_the_replicas_gradients():
   import subprocess
   import sys
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  from helpers.commands import ROOT  # pylint: disable=import-outside-toplevel
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
   result = subprocess.run([sys.executable, "-c", _MIRRORED_STEP_SCRIPT],
                           env=env, capture_output=True, text=True,
@@ -274,7 +274,7 @@ def test_sigkill_at_arbitrary_points_then_resume(tmp_path):
   import subprocess
   import sys
   import time
-  from cli_helpers import ROOT  # pylint: disable=import-outside-toplevel
+  from helpers.commands import ROOT  # pylint: disable=import-outside-toplevel
   # A schedule long enough that no kill can land after its last step, on a
   # fast machine too (a checkpoint every step, kills < 2 s after one).
   steps = 100

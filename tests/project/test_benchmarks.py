@@ -9,8 +9,8 @@ import pytest
 from bls2017 import benchmark, training_benchmark, zoo
 from bls2017.core import catalog
 from bls2017.zoo import __main__ as zoo_command
-from conftest import make_model_file
-from synthetic import write_training_images
+from helpers.models import make_model_file
+from helpers.synthetic import write_training_images
 
 
 @pytest.mark.slow

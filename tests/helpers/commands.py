@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 def run_main(cli, program, *argv):
@@ -114,7 +115,7 @@ def assert_cli_refuses_bad_bitstreams(cli, program, model_path, other_path,
   `bad_bitstreams` of a file its compress wrote, and one of another model
   (`other_path`), with a one-line error and no image."""
   from PIL import Image  # pylint: disable=import-outside-toplevel
-  from synthetic import synthetic_image  # pylint: disable=import-outside-toplevel
+  from helpers.synthetic import synthetic_image  # pylint: disable=import-outside-toplevel
 
   def run(*argv):
     return run_main(cli, program, *argv)

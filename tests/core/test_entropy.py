@@ -15,7 +15,7 @@ from bls2017.core import bitstream, codec
 from bls2017.core.entropy import EntropyCoder, factorized
 from bls2017.paper.architecture import STRIDE
 from bls2017.paper.model import BLS2017Model
-from synthetic import synthetic_image
+from helpers.synthetic import synthetic_image
 
 NUM_SCALES = 32
 

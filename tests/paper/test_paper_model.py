@@ -7,7 +7,7 @@ import tensorflow_compression as tfc
 
 from bls2017.core import data
 from bls2017.paper.model import BLS2017Model
-from synthetic import synthetic_image
+from helpers.synthetic import synthetic_image
 
 
 @pytest.mark.parametrize("height,width", [(16, 16), (37, 51), (1, 1),

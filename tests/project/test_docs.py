@@ -4,7 +4,7 @@ committed results is what the committed pages say."""
 import pytest
 
 from bls2017.docs import blocks, pages as docs
-from cli_helpers import ROOT
+from helpers.commands import ROOT
 
 
 def test_generated_text_is_the_committed_text():

@@ -5,11 +5,10 @@ import os
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from helpers.commands import ROOT
 
 
 pytestmark = pytest.mark.slow
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def execute(name, parameters, cwd):

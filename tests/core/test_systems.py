@@ -14,7 +14,7 @@ from bls2017 import paper
 from bls2017.core import bitstream, catalog, codec, model_file, systems
 from bls2017.paper import codec as paper_codec
 from bls2017.paper.model import BLS2017Model
-from synthetic import synthetic_image
+from helpers.synthetic import synthetic_image
 
 # A fourth system, declared the way a package outside bls2017 would.
 TOY = systems.System(name="toy", magic=b"TY", description="a test system",

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from bls2017.core import codec, images
-from cli_helpers import ROOT
-from synthetic import synthetic_image
+from helpers.commands import ROOT
+from helpers.synthetic import synthetic_image
 
 
 def _save(tmp_path, name, image, **options):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bls2017.core import bitstream, codec, images, saved_codec
-from cli_helpers import run_cli
-from synthetic import synthetic_image
+from helpers.commands import run_cli
+from helpers.synthetic import synthetic_image
 
 
 def test_same_bytes_and_pixels_as_the_keras_codec(rgb_model_path, tmp_path,

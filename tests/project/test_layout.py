@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from cli_helpers import ROOT
+from helpers.commands import ROOT
 
 PACKAGES = ("bls2017", "cae_admm", "content_weighted", "mnist_demo")
 # What each part may import from the project (beyond itself and the
@@ -110,7 +110,7 @@ def test_no_import_cycles(graph):
 
 
 def test_an_extras_missing_module_skips_its_tests_except_in_ci(monkeypatch):
-  from optional import import_or_skip
+  from helpers.optional import import_or_skip
   monkeypatch.delenv("CI", raising=False)
   with pytest.raises(pytest.skip.Exception, match="the accel extra"):
     import_or_skip("no_such_module_of_an_extra", "accel")
@@ -149,3 +149,17 @@ def test_every_train_flag_takes_its_default_from_the_config(package):
   command = cli.COMMAND
   args = command.parse_args([package, "train"])
   assert command.config.from_flags(args, command="") == command.config()
+
+
+def test_tests_import_no_fixtures_module():
+  """What tests share is in tests/helpers; conftest.py holds fixtures only,
+  and no test imports it."""
+  offenders = []
+  for folder, _, files in os.walk(os.path.join(ROOT, "tests")):
+    for name in files:
+      if name.endswith(".py"):
+        tree = ast.parse(open(os.path.join(folder, name)).read())
+        offenders += [name for node in ast.walk(tree)
+                      if isinstance(node, ast.ImportFrom)
+                      and node.module == "conftest"]
+  assert not offenders, offenders

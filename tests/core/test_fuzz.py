@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bls2017.core import bitstream, codec
-from synthetic import synthetic_image
+from helpers.synthetic import synthetic_image
 
 
 OUTCOMES = collections.Counter()

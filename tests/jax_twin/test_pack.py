@@ -10,7 +10,7 @@ from PIL import Image
 
 from bls2017.core import patches
 from bls2017.jax_twin import pack
-from synthetic import synthetic_image
+from helpers.synthetic import synthetic_image
 
 
 def test_parts_rebuild_the_set_within_the_limit(tmp_path):

@@ -11,8 +11,8 @@ from bls2017.docs import tables
 from bls2017.core import (baselines, codec, evaluation, metrics, model_file,
                           timing)
 from bls2017.paper.model import BLS2017Model
-from synthetic import synthetic_image
-from cli_helpers import run_cli
+from helpers.synthetic import synthetic_image
+from helpers.commands import run_cli
 
 
 @pytest.mark.slow

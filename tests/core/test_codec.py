@@ -6,7 +6,7 @@ import pytest
 from bls2017.core import bitstream, codec, images, model_file
 from bls2017.core.entropy import factorized
 from bls2017.paper.model import BLS2017Model
-from synthetic import synthetic_image
+from helpers.synthetic import synthetic_image
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from cae_admm import admm, cli
 from cae_admm import codec as cae_codec
 from cae_admm import model as model_lib
 from cae_admm.model import CAEADMMModel
-from cli_helpers import (assert_cli_refuses_bad_bitstreams,
+from helpers.commands import (assert_cli_refuses_bad_bitstreams,
                          assert_exported_codec_round_trips,
                          run_main)
-from conftest import load_and_round_trip, save_with_fitted_tables
-from synthetic import synthetic_image, write_training_images
+from helpers.models import load_and_round_trip, save_with_fitted_tables
+from helpers.synthetic import synthetic_image, write_training_images
 
 def test_projection_keeps_exactly_the_largest_magnitudes():
   rng = np.random.default_rng(0)

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from mnist_demo import cli, data, training
-from cli_helpers import run_main, run_without_project
-from synthetic import disc_digits
+from helpers.commands import run_main, run_without_project
+from helpers.synthetic import disc_digits
 from mnist_demo.model import MNISTCompressionTrainer, make_mnist_codec
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bls2017.core import codec, images
-from cli_helpers import (ROOT, assert_exported_codec_round_trips,
+from helpers.commands import (ROOT, assert_exported_codec_round_trips,
                          assert_refused_in_one_line, bad_bitstreams, run_cli,
                          run_subprocess)
 

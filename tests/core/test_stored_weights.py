@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bls2017.core import model_file, stored_weights
-from conftest import make_model_file
+from helpers.models import make_model_file
 
 
 def test_int8_error_is_half_a_step_per_channel_pair():

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from bls2017 import zoo
-from synthetic import integer_image
+from helpers.synthetic import integer_image
+from helpers.commands import ROOT
 
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent("""
     import hashlib, sys

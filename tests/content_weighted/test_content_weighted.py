@@ -6,14 +6,14 @@ import pytest
 import tensorflow as tf
 
 from bls2017.core import codec as shared_codec, model_file
-from cli_helpers import (assert_cli_refuses_bad_bitstreams,
+from helpers.commands import (assert_cli_refuses_bad_bitstreams,
                          assert_exported_codec_round_trips,
                          run_main)
-from conftest import load_and_round_trip, save_with_fitted_tables
+from helpers.models import load_and_round_trip, save_with_fitted_tables
 from content_weighted import cli, context, importance, planes, sequential
 from content_weighted import codec as cw_codec
 from content_weighted.model import ContentWeightedModel
-from synthetic import synthetic_image, write_training_images
+from helpers.synthetic import synthetic_image, write_training_images
 
 
 def test_mask_is_monotone_in_p_and_keeps_ceil_l_p_groups():
