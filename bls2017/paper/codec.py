@@ -18,6 +18,7 @@ from bls2017.core import codec, model_file
 from bls2017.core.entropy import factorized
 from bls2017.paper import SYSTEM
 from bls2017.paper.architecture import STRIDE
+from bls2017.paper.model import BLS2017Model
 
 
 def make_codec(loaded, magic=SYSTEM.magic):
@@ -67,5 +68,6 @@ class Codec(codec.Codec):
 
 
 def open_model_file(path):
-  """The codec of a model file of the paper's model (`System.opener`)."""
-  return Codec(model_file.load(path))
+  """The codec of a model file of the paper's model (`System.opener`);
+  the class given, so the file's config is not read again to find it."""
+  return Codec(model_file.load(path, BLS2017Model))
