@@ -591,15 +591,20 @@ def _cw_decoders_benchmark_reading(root):
   ratio = fewest["sequential"]["decode_s"] / fewest["windows"]["decode_s"]
   with_map = _cw_ablation(root)["cw-l0.01.npz"]
   overhead = 100 * (with_map["bpp"] / with_map["context_bpp"] - 1)
+  whole_volume = [figures["slanted_decode_s"] for figures in _json(
+      root, "results/related/content_weighted_ablation_whole_volume.json"
+  ).values()]
+  here = [row["volume"]["decode_s"] for row in rows.values()]
   return (
       f"In that run the windows decode in {_range(ratios, 0)}× less time "
       "than the whole-volume\npasses, and "
       f"{ratio:.1f}× less than code by code even at 10 % of codes kept. The"
-      "\nearlier ablation file gives the whole-volume decoder 1.41–1.46 s a "
-      "481×321\nimage, against 8.5–13.9 s for the same passes here: this "
-      "machine's 3-D\nconvolutions ran several times faster on that day, so "
-      "only ratios within\none run compare. One stream still removes the "
-      "files' coding overhead: the\nplane files are "
+      "\nearlier ablation file gives the whole-volume decoder "
+      f"{_range(whole_volume, 2)} s a 481×321\nimage, against "
+      f"{_range(here, 2)} s for the same passes here: the two runs differ "
+      "in\nmachine and load, so only ratios within one run compare.\nOne "
+      "stream still removes the files' coding overhead: the plane files "
+      "are\n"
       f"{overhead:.1f} % above their information content with the map "
       f"({with_map['bpp']:.3f} vs\n{with_map['context_bpp']:.3f} bpp; the "
       "2-byte lengths of the 132 plane strings alone cost 0.014\nbpp at "

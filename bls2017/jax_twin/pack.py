@@ -19,6 +19,8 @@ import tarfile
 
 from absl import app, flags
 
+from bls2017.core import timing
+
 _FLAGS = flags.FLAGS
 
 # tar adds a 512-byte header per file and pads each file to 512 bytes.
@@ -65,7 +67,7 @@ def pack(pattern, output_dir, part_mib):
     print(f"{target}: {len(part)} files, {written[-1]['mib']:.1f} MiB")
   manifest = {"files": len(paths), "image_mib": round(
       sum(map(os.path.getsize, paths)) / 2 ** 20, 2), "part_mib": part_mib,
-              "parts": written}
+              "parts": written, "machine": timing.machine()}
   with open(os.path.join(output_dir, "manifest.json"), "w") as f:
     f.write(json.dumps(manifest, indent=2) + "\n")
   return manifest

@@ -7,7 +7,7 @@ mutating the payload, so that the range decoder itself sees garbage.
 The suite runs 300 cases; a long run sets the count, and can write the
 table of outcomes (mutation kind x result) as JSON:
     BLS2017_FUZZ_EXAMPLES=10000 BLS2017_FUZZ_REPORT=fuzz.json \
-        pytest tests/test_fuzz.py -s
+        pytest tests/core/test_fuzz.py -s
 Each case is bounded in time by hypothesis' deadline.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bls2017.core import bitstream, codec
+from bls2017.core import bitstream, codec, timing
 from helpers.synthetic import synthetic_image
 
 
@@ -37,8 +37,9 @@ def outcome_table():
     print(f"  {kind:<10}{outcome:<28}{count:>7}")
   if os.environ.get("BLS2017_FUZZ_REPORT"):
     with open(os.environ["BLS2017_FUZZ_REPORT"], "w") as f:
-      json.dump([{"mutation": k, "outcome": o, "cases": n}
-                 for (k, o), n in rows], f, indent=2)
+      json.dump({"machine": timing.machine(),
+                 "rows": [{"mutation": k, "outcome": o, "cases": n}
+                          for (k, o), n in rows]}, f, indent=2)
 
 
 @pytest.fixture(scope="module")
