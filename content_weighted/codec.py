@@ -136,19 +136,24 @@ class CodesDecoder(tf.Module):
     self.map_prior = map_prior
     self.coder = _plane_coder(model)
 
-  def __call__(self, payload, latent_shape):
+  def latents(self, payload, latent_shape):
+    """What the entropy decoder gives back: [codes [h, w, C], importance
+    levels k [h, w, 1]]."""
     h, w = latent_shape
     count = h + w + self.model.code_channels - 2
     if self.map_prior is None:
       codes, k = self.coder.decode(
           _read_planes(payload, 0, count + 1),
           tf.stack([h, w, self.model.code_channels]))
-      return self.model.synthesize(codes[None], k[None, ..., None])
+      return [codes, k[..., None]]
     map_bytes = _read_uint(payload, 0, 4)[0]
     map_string = tf.strings.substr(payload, 4, map_bytes)
     strings = _read_planes(payload, 4 + map_bytes, count)
     k = tf.cast(self.map_prior.decompress(map_string, (h, w)), tf.int32)
-    codes = self.coder.decode(strings, self.model.mask(k))
+    return [self.coder.decode(strings, self.model.mask(k)), k]
+
+  def __call__(self, payload, latent_shape):
+    codes, k = self.latents(payload, latent_shape)
     return self.model.synthesize(codes[None], k[None])
 
 

@@ -117,7 +117,8 @@ def unpack(data, fingerprint=None, magic=None):
   if version != version_of(magic):
     raise UnsupportedVersionError(
         f"unsupported bitstream format version {version} (this decoder "
-        f"reads version {version_of(magic)}).")
+        f"reads version {version_of(magic)}); decode it with the release "
+        "of this package that wrote it.")
   fields, check = data[:_FIELDS.size], data[_FIELDS.size:HEADER_BYTES]
   payload = data[HEADER_BYTES:]
   if checksum(fields + payload) != check:

@@ -85,6 +85,10 @@ class LatentDecoder(tf.Module):
     self.g_s = g_s
     self.coder = coder
 
+  def latents(self, payload, latent_shape):
+    """What the entropy decoder gives back: [y_hat]."""
+    return [self.coder.decode(payload, latent_shape)]
+
   def __call__(self, payload, latent_shape):
     return self.g_s(self.coder.decode(payload, latent_shape))
 

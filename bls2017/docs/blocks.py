@@ -9,6 +9,7 @@ the conclusion fails loudly instead of leaving the prose wrong.
 import csv
 import json
 import os
+import textwrap
 
 from bls2017.docs import tables
 
@@ -867,3 +868,87 @@ def _zoo_commands(root):
       "`BLS2017_CACHE=DIR` puts it elsewhere,\n`BLS2017_CACHE=off` builds "
       "the Keras codec each time); an entry is keyed by\nthe model file's "
       "contents, the bitstream version and TensorFlow's version.")
+
+
+# --------------------------------------------------------- the JAX twin
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _scientific(value):
+  """2.77e-06 -> '2.8·10⁻⁶'."""
+  mantissa, exponent = f"{value:.1e}".split("e")
+  return f"{mantissa}·10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
+
+
+@block("jax-equivalence")
+def _jax_equivalence(root):
+  cases = _json(root, "results/benchmarks/jax_equivalence.json")["cases"]
+  forward = max(max(case["forward"].values()) for case in cases.values())
+  random = max(case["worst_gradient_error"] for name, case in cases.items()
+               if name.startswith("random"))
+  shipped = [cases["shipped bls2017-mse-4"], cases["shipped bls2017-gray-1"]]
+  _require(all(case["keras_float32_gradient"] > case["jax_float32_gradient"]
+               for case in shipped),
+           "the TensorFlow side is the further from exact")
+
+  def pair(key):
+    return " / ".join(_scientific(case[key]) for case in shipped)
+
+  names = "; ".join(cases)
+  return textwrap.fill(
+      "On y, x̂, the bits of every latent, bpp and MSE the two agree to "
+      f"{_scientific(forward)} or better in every case ({names}); the "
+      "gradients of R + λ·D for every variable to "
+      f"{_scientific(random)} with random weights and\n"
+      f"{pair('worst_gradient_error')} with the shipped RGB / gray weights. "
+      "Against the twin run\nin float64, the Keras float32 gradients of the "
+      f"shipped models are off by\n{pair('keras_float32_gradient')} and the "
+      f"JAX float32 ones by {pair('jax_float32_gradient')}: the "
+      "TensorFlow side is the further from exact.", 76)
+
+
+def _jax_speed_rows(root):
+  return _json(root, "results/benchmarks/jax_training_cpu.json")["rows"]
+
+
+@block("jax-training-speed")
+def _jax_training_speed(root):
+  rows = _jax_speed_rows(root)
+
+  def step(filters, trainer, models=1, form="unrolled"):
+    return next(r["seconds_per_step"] for r in rows
+                if r["filters"] == filters and r["trainer"] == trainer
+                and r["models"] == models
+                and r.get("ladder_form", form) == form)
+
+  filters = sorted({r["filters"] for r in rows})
+  _require(all(step(f, "keras") < step(f, "jax") for f in filters),
+           "on a CPU the Keras step stays the faster one")
+  slower = [step(f, "jax", 2, "vmap") / step(f, "jax", 2) for f in filters]
+  table = ["| filters | `bls2017 train` | JAX, 1 model | JAX, 2-model "
+           "ladder (unrolled / vmap) |", "|---|---|---|---|"]
+  table += [f"| {f} | {step(f, 'keras'):.2f} s/step | "
+            f"{step(f, 'jax'):.2f} s/step | {step(f, 'jax', 2):.2f} / "
+            f"{step(f, 'jax', 2, 'vmap'):.2f} s/step |" for f in filters]
+  return "\n".join(table) + (
+      "\n\nOn a CPU the Keras step stays the faster one, and batching the "
+      "ladder with\n`vmap` turns the convolutions into grouped ones that run "
+      f"{_range(slower, 1)}× slower\nthan one subgraph per model "
+      "(`--ladder_form=unrolled`, the default).")
+
+
+@block("jax-file-sizes")
+def _jax_file_sizes(root):
+  sizes = {r["filters"]: r for r in _jax_speed_rows(root)
+           if r["trainer"] == "jax"}
+  ordered = sorted(sizes)
+
+  def both(key):
+    return " and ".join(f"{sizes[f][key]:.1f}" for f in ordered)
+
+  return (
+      "Sizes (`results/benchmarks/jax_training_cpu.json`), at "
+      f"{' and '.join(map(str, ordered))} filters:\na weights file in "
+      f"float16 is {both('weights_file_mib')} MiB, a checkpoint (parameters "
+      f"and\nAdam's two moments in float32) {both('checkpoint_mib')} MiB.")

@@ -1,0 +1,58 @@
+"""The conformance bitstreams (tests/conformance): every committed file
+decodes to its recorded latents exactly and to its recorded image within
+the promised tolerance; files are never rewritten while their format
+version stands; a past version is refused by name."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from bls2017 import conformance
+from bls2017.core import bitstream
+from helpers.commands import ROOT
+
+DIRECTORY = os.path.join(ROOT, conformance.DIRECTORY)
+
+
+@pytest.mark.slow
+def test_every_conformance_file_decodes_as_recorded():
+  with open(os.path.join(DIRECTORY, "manifest.json")) as f:
+    manifest = json.load(f)
+  from bls2017.core import catalog  # pylint: disable=import-outside-toplevel
+  # A file for every shipped model and each related system.
+  assert set(catalog.entries()) | {"cae_admm", "content_weighted"} <= set(
+      manifest)
+  assert conformance.check(DIRECTORY) == {}
+
+
+def test_writing_keeps_every_file_whose_version_stands(tmp_path):
+  copy = tmp_path / "conformance"
+  shutil.copytree(DIRECTORY, copy)
+  before = {p: open(os.path.join(copy, p), "rb").read()
+            for p in os.listdir(copy) if p.endswith(".tfci")}
+  assert conformance.write(str(copy), log=lambda *_: None) == []
+  assert before == {p: open(os.path.join(copy, p), "rb").read()
+                    for p in os.listdir(copy) if p.endswith(".tfci")}
+
+
+def test_a_past_format_version_is_refused_by_name(tmp_path):
+  copy = tmp_path / "conformance"
+  shutil.copytree(DIRECTORY, copy)
+  with open(copy / "manifest.json") as f:
+    manifest = json.load(f)
+  entry = manifest["bls2017-mse-1"]
+  data = bytearray((copy / "bls2017-mse-1.tfci").read_bytes())
+  data[2] = entry["format_version"] + 1  # As if it were a later version.
+  (copy / "old.tfci").write_bytes(bytes(data))
+  with pytest.raises(bitstream.UnsupportedVersionError,
+                     match=f"format version {data[2]} .*decode it with the "
+                     "release"):
+    bitstream.unpack(bytes(data))
+  (copy / "manifest.json").write_text(json.dumps({"old": dict(
+      entry, format_version=data[2], refused=True)}))
+  assert conformance.check(str(copy)) == {}
+  (copy / "old.tfci").write_bytes((copy / "bls2017-mse-1.tfci").read_bytes())
+  assert conformance.check(str(copy)) == {
+      "old": "a past format version that is not refused by name"}
