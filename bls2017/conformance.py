@@ -17,10 +17,12 @@ the decoders, on any CPU, must decode the same way.
                           of its decoded image (g_s in float: it may differ
                           by up to `pixel_tolerance` on another CPU)
 
-A file is never rewritten while its system's format version stands:
-`--write` writes only files that are missing. When a system's format
-version changes, its files of the old version stay, renamed NAME.vN.tfci,
-and are then expected to be refused with a one-line UnsupportedVersionError.
+A file is never rewritten while its system's format version and its model
+stand: `--write` writes the missing files, and the file of a shipped model
+that was replaced (the campaign's `promote` runs it). When a system's
+format version changes, its files of the old version stay, renamed
+NAME.vN.tfci, and are then expected to be refused with a one-line
+UnsupportedVersionError.
 """
 
 import hashlib
@@ -37,7 +39,10 @@ from bls2017.core import systems
 codec_lib = lazy.module("bls2017.core.codec")
 tf = lazy.module("tensorflow")
 
-DIRECTORY = os.path.join("tests", "conformance")
+# In the project's checkout (a development tool: the tests are not
+# installed with the package).
+DIRECTORY = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "conformance")
 SIZE = (64, 48)  # width, height: neither a multiple of 16.
 # What a decoded pixel may differ by on another CPU (g_s runs in float).
 PIXEL_TOLERANCE = 1
@@ -115,6 +120,7 @@ def decoded_latents(codec, data):
 
 def _record(name, model, codec, data, x_hat):
   return {"model": model, "system": codec.method,
+          "fingerprint": codec.fingerprint.hex(),
           "format_version": bitstream.version_of(codec.magic),
           "file_sha256": _sha256(data),
           "latents_sha256": _sha256(b"".join(
@@ -135,10 +141,12 @@ def write(directory=DIRECTORY, log=print):
     target = os.path.join(directory, name + ".tfci")
     version = systems.by_name(model_file.system_of(path)).format_version
     old = manifest.get(name, {}).get("format_version")
-    if os.path.exists(target) and old == version:
-      log(f"{name}: kept (format version {version} stands)")
+    same_model = manifest.get(name, {}).get("fingerprint") == (
+        model_file.identity(path)[2].hex())
+    if os.path.exists(target) and old == version and same_model:
+      log(f"{name}: kept (format version {version} and model stand)")
       continue
-    if os.path.exists(target) and old is not None:
+    if os.path.exists(target) and old is not None and old != version:
       # A past version's file stays, to be refused from now on.
       os.replace(target, os.path.join(directory, f"{name}.v{old}.tfci"))
       manifest[f"{name}.v{old}"] = dict(manifest[name], refused=True)
@@ -175,6 +183,11 @@ def check(directory=DIRECTORY):
     path = (os.path.join(directory, model) if model.endswith(".npz")
             else catalog.resolve(model))
     codec = codec_lib.load(path)
+    if codec.fingerprint.hex() != entry["fingerprint"]:
+      problems[name] = (f"{model} is not the model that wrote it (shipped "
+                        "again since?): python -m bls2017.conformance "
+                        "--write")
+      continue
     latents = b"".join(a.tobytes() for a in decoded_latents(codec, data))
     x_hat = codec.decompress(data)
     reference = images.read(os.path.join(directory, entry["decoded"]),

@@ -275,6 +275,9 @@ def promote(args):
   for name in shipped:
     with progress.entry(args.progress, name) as entry:
       entry["promoted"] = plan.model(name).zoo
+  if shipped:  # A new shipped model gets its conformance file.
+    from bls2017 import conformance  # pylint: disable=import-outside-toplevel
+    conformance.write()
 
 
 COMMANDS = {"run": run, "train_model": train_model, "status": status,

@@ -56,3 +56,21 @@ def test_a_past_format_version_is_refused_by_name(tmp_path):
   (copy / "old.tfci").write_bytes((copy / "bls2017-mse-1.tfci").read_bytes())
   assert conformance.check(str(copy)) == {
       "old": "a past format version that is not refused by name"}
+
+
+@pytest.mark.slow
+def test_a_replaced_shipped_model_is_reported_and_its_file_rewritten(
+    tmp_path):
+  copy = tmp_path / "conformance"
+  shutil.copytree(DIRECTORY, copy)
+  manifest = json.loads((copy / "manifest.json").read_text())
+  recorded = manifest["bls2017-mse-1"]["fingerprint"]
+  # As if bls2017-mse-1 had been shipped again since its file was written.
+  manifest = {"bls2017-mse-1": dict(manifest["bls2017-mse-1"],
+                                    fingerprint="00000000")}
+  (copy / "manifest.json").write_text(json.dumps(manifest))
+  assert "not the model that wrote it" in conformance.check(str(copy))[
+      "bls2017-mse-1"]
+  assert "bls2017-mse-1" in conformance.write(str(copy), log=lambda *_: None)
+  rewritten = json.loads((copy / "manifest.json").read_text())
+  assert rewritten["bls2017-mse-1"]["fingerprint"] == recorded
