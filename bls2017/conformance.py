@@ -3,6 +3,9 @@ the decoders, on any CPU, must decode the same way.
 
     python -m bls2017.conformance            # decode every file and check
     python -m bls2017.conformance --write    # write the missing files
+    python -m bls2017.conformance --matrix=results/conformance/matrix.json
+        # the check again in fresh processes under every setting of
+        # SETTINGS: oneDNN on/off, 1 or 2 threads, instructions up to AVX2
 
     tests/conformance/
       image.png           the source: a 64x48 crop of the sample photograph
@@ -28,6 +31,8 @@ UnsupportedVersionError.
 import hashlib
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 from absl.flags import argparse_flags
@@ -214,16 +219,69 @@ def _refusal_problem(name, data, entry):
   return {name: "a past format version that is not refused by name"}
 
 
+# What may change a float computation's last bits between machines.
+SETTINGS = [
+    {"TF_ENABLE_ONEDNN_OPTS": onednn, "TF_NUM_INTRAOP_THREADS": threads,
+     "TF_NUM_INTEROP_THREADS": threads, **({"ONEDNN_MAX_CPU_ISA": isa}
+                                            if isa else {})}
+    for onednn in ("1", "0") for threads in ("1", "2")
+    for isa in (None, "AVX2")]
+
+
+def check_in_process(settings, directory=DIRECTORY):
+  """`check` in a fresh process under the environment `settings`;
+  returns its problems."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **settings)
+  env["PYTHONPATH"] = os.pathsep.join(
+      [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] +
+      [p for p in [os.environ.get("PYTHONPATH")] if p])
+  result = subprocess.run(
+      [sys.executable, "-m", "bls2017.conformance", "--directory",
+       directory, "--json"], capture_output=True, text=True, env=env,
+      timeout=1800, check=False)
+  if result.returncode not in (0, 1):
+    return {"process": result.stderr.strip().splitlines()[-1:]}
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def matrix(output, directory=DIRECTORY, log=print):
+  """Runs `check_in_process` under every SETTINGS; writes the results and
+  the machine to `output`; returns them."""
+  from bls2017.core import timing  # pylint: disable=import-outside-toplevel
+  runs = []
+  for settings in SETTINGS:
+    problems = check_in_process(settings, directory)
+    runs.append({"settings": settings, "problems": problems})
+    log(f"{settings}: {problems or 'every file conforms'}")
+  with open(os.path.join(directory, "manifest.json")) as f:
+    files = sorted(json.load(f))
+  result = {"files": files, "runs": runs, "machine": timing.machine()}
+  with images.atomic_output(output) as f:
+    f.write((json.dumps(result, indent=2) + "\n").encode())
+  return result
+
+
 def main():
   parser = argparse_flags.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--write", action="store_true",
                       help="Write the missing files (never rewrites one).")
   parser.add_argument("--directory", default=DIRECTORY,
                       help="The conformance folder.")
+  parser.add_argument("--matrix", metavar="OUTPUT", default=None,
+                      help="Check in fresh processes under every setting "
+                      "of SETTINGS; write the results as JSON to OUTPUT.")
+  parser.add_argument("--json", action="store_true",
+                      help="Print the problems as one JSON line.")
   args = parser.parse_args()
   if args.write:
     write(args.directory)
+  if args.matrix:
+    result = matrix(args.matrix, args.directory)
+    raise SystemExit(1 if any(r["problems"] for r in result["runs"]) else 0)
   problems = check(args.directory)
+  if args.json:
+    print(json.dumps(problems))
+    raise SystemExit(1 if problems else 0)
   for name, problem in problems.items():
     print(f"{name}: {problem}")
   print(f"{len(problems)} of the files do not conform" if problems

@@ -952,3 +952,24 @@ def _jax_file_sizes(root):
       f"{' and '.join(map(str, ordered))} filters:\na weights file in "
       f"float16 is {both('weights_file_mib')} MiB, a checkpoint (parameters "
       f"and\nAdam's two moments in float32) {both('checkpoint_mib')} MiB.")
+
+
+# ------------------------------------------------------------ conformance
+
+@block("conformance-matrix")
+def _conformance_matrix(root):
+  result = _json(root, "results/conformance/matrix.json")
+  runs = result["runs"]
+  failed = [run for run in runs if run["problems"]]
+  _require(not failed, "every file conforms under every setting")
+  return textwrap.fill(
+      f"Under all {len(runs)} settings (`python -m bls2017.conformance "
+      "--matrix=results/conformance/matrix.json`: oneDNN on and off, 1 and "
+      "2 threads, oneDNN's instructions up to the CPU's own or AVX2 alone), "
+      f"each in a fresh process, all {len(result['files'])} files decoded to "
+      "their recorded latents (exactly) and images (within 1), the "
+      "content-weighted one, whose "
+      "decoder builds its CDFs from the float outputs of its context model, "
+      f"among them (on a {result['machine']['cores']}-core "
+      f"{result['machine']['cpu']}; another CPU is the test that remains).",
+      76)

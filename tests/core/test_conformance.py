@@ -74,3 +74,14 @@ def test_a_replaced_shipped_model_is_reported_and_its_file_rewritten(
   assert "bls2017-mse-1" in conformance.write(str(copy), log=lambda *_: None)
   rewritten = json.loads((copy / "manifest.json").read_text())
   assert rewritten["bls2017-mse-1"]["fingerprint"] == recorded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", [conformance.SETTINGS[3],
+                                      conformance.SETTINGS[4]],
+                         ids=["onednn-2threads-avx2", "no-onednn-1thread"])
+def test_files_decode_alike_under_other_math_settings(settings):
+  """A fresh process under other oneDNN, thread and instruction settings
+  decodes every file to the same latents (and image within tolerance); the
+  whole matrix is `python -m bls2017.conformance --matrix`."""
+  assert conformance.check_in_process(settings, DIRECTORY) == {}
