@@ -33,6 +33,8 @@ EXTRAS_REQUIRE = {
     # JAX on an accelerator machine.
     "accel": ["jax==0.4.34", "jaxlib==0.4.34", "optax==0.2.4",
               "chex==0.1.87"],
+    # Coverage-guided fuzzing of the decoders (python -m bls2017.fuzz).
+    "fuzz": ["atheris>=2.3"],
 }
 
 setup(

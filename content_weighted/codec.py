@@ -84,6 +84,16 @@ def _read_uint(data, offset, width, count=1):
       tf.bitwise.left_shift(raw, tf.range(width - 1, -1, -1) * 8), -1)
 
 
+def _checked_length(length, room):
+  """`length` once it is known to fit in `room` bytes: a corrupt length is
+  refused here, before any op reads with it (an op's own error would quote
+  the payload's bytes, which are not text)."""
+  check = tf.debugging.Assert((length >= 0) & (length <= room),
+                              ["a length field exceeds the payload"])
+  with tf.control_dependencies([check]):
+    return tf.identity(length)
+
+
 def _planes(strings):
   """T 2-byte lengths, then the plane strings."""
   lengths = tf.strings.length(strings)
@@ -146,7 +156,8 @@ class CodesDecoder(tf.Module):
           _read_planes(payload, 0, count + 1),
           tf.stack([h, w, self.model.code_channels]))
       return [codes, k[..., None]]
-    map_bytes = _read_uint(payload, 0, 4)[0]
+    map_bytes = _checked_length(_read_uint(payload, 0, 4)[0],
+                                tf.strings.length(payload) - 4)
     map_string = tf.strings.substr(payload, 4, map_bytes)
     strings = _read_planes(payload, 4 + map_bytes, count)
     k = tf.cast(self.map_prior.decompress(map_string, (h, w)), tf.int32)

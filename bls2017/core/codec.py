@@ -268,7 +268,9 @@ def checked_decompress(decompress, data, fingerprint, magic, header=None):
     bitstream.check_written_by(header, fingerprint, magic)
   try:
     return decompress(tf.constant(data)).numpy()
-  except tf.errors.InvalidArgumentError:
+  except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+    # UnicodeDecodeError: an op refused the payload with a message that
+    # quotes its bytes, which TensorFlow then fails to decode as text.
     raise bitstream.CorruptBitstreamError(
         "the payload does not decode (range decoder check failed)."
     ) from None

@@ -108,3 +108,32 @@ def test_mutated_bitstreams(streams, index, other, kind, position, value,
   assert x_hat.shape == (header.height, header.width, model.channels)
   assert x_hat.dtype == np.uint8
   OUTCOMES[kind, "decoded" if mutated != data else "decoded (unchanged)"] += 1
+
+
+FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "fuzz_findings")
+
+
+@pytest.mark.slow
+def test_what_coverage_guided_fuzzing_found_is_refused():
+  """Every input atheris made fail (`python -m bls2017.fuzz`), kept in
+  tests/core/fuzz_findings, now decodes or is refused with a
+  BitstreamError through the fuzz target."""
+  from bls2017 import fuzz  # pylint: disable=import-outside-toplevel
+  target = fuzz.make_target(max_pixels=4096)
+  for name in sorted(os.listdir(FINDINGS)):
+    with open(os.path.join(FINDINGS, name), "rb") as f:
+      target(f.read())  # Raises on anything else.
+
+
+@pytest.mark.slow
+def test_a_short_coverage_guided_run_finds_nothing(tmp_path):
+  """20,000 executions of the atheris target (the fuzz extra; CI has it)."""
+  from helpers.optional import import_or_skip  # pylint: disable=import-outside-toplevel
+  import_or_skip("atheris", "fuzz")
+  from bls2017 import fuzz  # pylint: disable=import-outside-toplevel
+  figures = fuzz.run(20000, str(tmp_path / "fuzz.json"),
+                     log=lambda *_: None)
+  assert figures["executions"] == 20000, figures
+  assert (figures["crashes"], figures["hangs"]) == (0, 0), figures[
+      "artifacts"]
