@@ -46,14 +46,19 @@ def _codecs():
   return found
 
 
-def make_target(max_pixels):
-  """The function libFuzzer calls with each input."""
+OUTCOMES = ("header refused", "another model, or too large",
+            "payload refused", "decoded")
+
+
+def make_target(max_pixels, counts_path=None):
+  """The function libFuzzer calls with each input. counts_path: where to
+  keep {outcome: inputs} (rewritten every 1,000 inputs: libFuzzer ends the
+  process without returning)."""
   from bls2017.core import bitstream  # pylint: disable=import-outside-toplevel
   codecs = _codecs()
+  counts = dict.fromkeys(OUTCOMES, 0)
 
-  def decode(data):
-    if not data:
-      return
+  def outcome(data):
     fix, data = data[0] & 1, bytes(data[FLAG_BYTE:])
     if fix and len(data) >= bitstream.HEADER_BYTES:
       fields, payload = data[:12], data[bitstream.HEADER_BYTES:]
@@ -61,18 +66,27 @@ def make_target(max_pixels):
     try:
       header, _ = bitstream.unpack(data)
     except bitstream.BitstreamError:
-      return
+      return "header refused"
     codec = codecs.get(header.fingerprint)
     if codec is None or header.height * header.width > max_pixels:
-      return
+      return "another model, or too large"
     try:
       x_hat = codec.decompress(data, header)
     except bitstream.BitstreamError:
-      return
+      return "payload refused"
     if x_hat.shape != (header.height, header.width, codec.channels) or (
         x_hat.dtype != "uint8"):
       raise AssertionError(f"decoded {x_hat.dtype} {x_hat.shape} for a "
                            f"{header.height}x{header.width} header")
+    return "decoded"
+
+  def decode(data):
+    if not data:
+      return
+    counts[outcome(data)] += 1
+    if counts_path and sum(counts.values()) % 1000 == 0:
+      with open(counts_path, "w") as f:
+        json.dump(counts, f)
 
   return decode
 
@@ -88,7 +102,7 @@ def _child(args, libfuzzer_args):
     import content_weighted.codec  # pylint: disable=import-outside-toplevel,unused-import
     from bls2017 import conformance  # pylint: disable=import-outside-toplevel,unused-import
     from bls2017.core import saved_codec  # pylint: disable=import-outside-toplevel,unused-import
-  target = make_target(args.max_pixels)
+  target = make_target(args.max_pixels, args.counts)
   atheris.Setup([sys.argv[0]] + libfuzzer_args, target)
   atheris.Fuzz()
 
@@ -120,8 +134,10 @@ def run(runs, output, timeout=10, max_pixels=4096, rss_limit_mb=4096,
     os.makedirs(corpus)
     os.makedirs(artifacts)
     _seed_corpus(corpus)
+    counts = os.path.join(work, "outcomes.json")
     command = [sys.executable, "-m", "bls2017.fuzz", "--child",
-               "--max_pixels", str(max_pixels), "--", f"-runs={runs}",
+               "--max_pixels", str(max_pixels), "--counts", counts, "--",
+               f"-runs={runs}",
                f"-timeout={timeout}", f"-rss_limit_mb={rss_limit_mb}",
                "-print_final_stats=1", f"-artifact_prefix={artifacts}/",
                corpus]
@@ -130,6 +146,7 @@ def run(runs, output, timeout=10, max_pixels=4096, rss_limit_mb=4096,
     result = subprocess.run(command, capture_output=True, text=True,
                             env=env, check=False)
     seconds = time.time() - start
+    outcomes = (json.load(open(counts)) if os.path.exists(counts) else {})
     found = sorted(os.listdir(artifacts))
     if found:  # Kept beside the output, to reproduce and to test.
       kept = os.path.splitext(output)[0] + "_found"
@@ -142,6 +159,7 @@ def run(runs, output, timeout=10, max_pixels=4096, rss_limit_mb=4096,
       "executions_per_second": stats.get("average_exec_per_sec"),
       "coverage_edges": int(coverage[-1][0]) if coverage else None,
       "coverage_features": int(coverage[-1][1]) if coverage else None,
+      "outcomes_of_the_first_inputs": outcomes,
       "crashes": len([f for f in found if f.startswith("crash-")]),
       "hangs": len([f for f in found if f.startswith("timeout-")]),
       "slowest_input_seconds": stats.get("slowest_unit_time_sec"),
@@ -171,6 +189,8 @@ def main(argv):
                       help="Largest image a header may promise and still "
                       "be decoded.")
   parser.add_argument("--child", action="store_true",
+                      help=argparse_flags.argparse.SUPPRESS)
+  parser.add_argument("--counts", default=None,
                       help=argparse_flags.argparse.SUPPRESS)
   if "--" in argv:
     split = argv.index("--")

@@ -53,6 +53,13 @@ def _minus(value, digits):
   return f"{'+' if value >= 0 else chr(0x2212)}{abs(value):.{digits}f}"
 
 
+def _fill(text):
+  """A generated paragraph in lines of at most 76 characters; no word, path
+  or link is broken."""
+  return textwrap.fill(text, 76, break_long_words=False,
+                       break_on_hyphens=False)
+
+
 def _range(values, digits, unit=""):
   return f"{min(values):.{digits}f}–{max(values):.{digits}f}{unit}"
 
@@ -896,7 +903,7 @@ def _jax_equivalence(root):
     return " / ".join(_scientific(case[key]) for case in shipped)
 
   names = "; ".join(cases)
-  return textwrap.fill(
+  return _fill(
       "On y, x̂, the bits of every latent, bpp and MSE the two agree to "
       f"{_scientific(forward)} or better in every case ({names}); the "
       "gradients of R + λ·D for every variable to "
@@ -905,7 +912,7 @@ def _jax_equivalence(root):
       "Against the twin run\nin float64, the Keras float32 gradients of the "
       f"shipped models are off by\n{pair('keras_float32_gradient')} and the "
       f"JAX float32 ones by {pair('jax_float32_gradient')}: the "
-      "TensorFlow side is the further from exact.", 76)
+      "TensorFlow side is the further from exact.")
 
 
 def _jax_speed_rows(root):
@@ -962,7 +969,7 @@ def _conformance_matrix(root):
   runs = result["runs"]
   failed = [run for run in runs if run["problems"]]
   _require(not failed, "every file conforms under every setting")
-  return textwrap.fill(
+  return _fill(
       f"Under all {len(runs)} settings (`python -m bls2017.conformance "
       "--matrix=results/conformance/matrix.json`: oneDNN on and off, 1 and "
       "2 threads, oneDNN's instructions up to the CPU's own or AVX2 alone), "
@@ -971,5 +978,36 @@ def _conformance_matrix(root):
       "content-weighted one, whose "
       "decoder builds its CDFs from the float outputs of its context model, "
       f"among them (on a {result['machine']['cores']}-core "
-      f"{result['machine']['cpu']}; another CPU is the test that remains).",
-      76)
+      f"{result['machine']['cpu']}; another CPU is the test that remains).")
+
+
+@block("fuzz-run")
+def _fuzz_run(root):
+  run = _json(root, "results/fuzz/atheris_1000000.json")
+  outcomes = run["outcomes_of_the_first_inputs"]
+  reached = outcomes["payload refused"] + outcomes["decoded"]
+  _require(run["executions"] >= 1_000_000 and not run["crashes"]
+           and not run["hangs"], "a million executions, no crash, no hang")
+  return _fill(
+      f"One long run (`python -m bls2017.fuzz --runs {run['runs_asked']}`, "
+      "[`results/fuzz/atheris_1000000.json`]"
+      "(../results/fuzz/atheris_1000000.json)): "
+      f"{run['executions']:,} executions in {run['wall_seconds'] / 60:.0f} "
+      f"minutes on a {run['machine']['cores']}-core "
+      f"{run['machine']['cpu']}, {run['crashes']} crashes, "
+      f"{run['hangs']} hangs (an input over {run['timeout_seconds']} s), "
+      f"the slowest input under {run['slowest_input_seconds'] + 1} s, peak "
+      f"memory {run['peak_memory_mib']:,} MiB, {run['coverage_edges']} "
+      "edges of the project's Python covered (the decoders' work is in "
+      "TensorFlow graphs, which are not instrumented). Of the inputs "
+      f"counted, {_share(outcomes, 'header refused')} were refused by the "
+      "header's checks, "
+      f"{_share(outcomes, 'another model, or too large')} named no model "
+      "of the run or a larger image than it decodes, and of those that "
+      f"reached a payload decoder ({reached:,}) "
+      f"{outcomes['payload refused']:,} were refused and "
+      f"{outcomes['decoded']:,} decoded.")
+
+
+def _share(counts, key):
+  return f"{100 * counts[key] / sum(counts.values()):.1f} %"
