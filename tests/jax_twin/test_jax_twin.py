@@ -46,10 +46,20 @@ QUICK_CASE = "shipped bls2017-mse-4"
     pytest.param(case, marks=() if case == QUICK_CASE else pytest.mark.slow)
     for case in sorted(equivalence.CASES)])
 def test_forward_and_gradients_match_keras(case):
-  errors = equivalence.compare(equivalence.CASES[case]())
-  print(case, errors)
-  assert max(errors["forward"].values()) <= FORWARD_TOLERANCE, errors
-  assert errors["worst_gradient_error"] <= GRADIENT_TOLERANCE, errors
+  model = equivalence.CASES[case]()
+  x, noise, keras, twin = equivalence.run_both(model)
+  forward, (worst, error) = equivalence.errors(
+      *keras, *twin, equivalence.architecture(model))
+  print(case, forward, worst, error)
+  assert max(forward.values()) <= FORWARD_TOLERANCE, forward
+  if error > GRADIENT_TOLERANCE:
+    # Further apart than the tolerance: then the twin must be the side near
+    # the exact (float64) gradients, the Keras side's float32 rounding the
+    # larger (as with the shipped bls2017-gray-1's IGDN beta).
+    with jax.experimental.enable_x64():
+      exact = equivalence.float64_reference(model, x, noise, keras, twin)
+    assert (exact["jax_float32_gradient"] <= GRADIENT_TOLERANCE <
+            exact["keras_float32_gradient"]), (worst, error, exact)
 
 
 def test_transforms_match_on_odd_sizes():
