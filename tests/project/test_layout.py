@@ -163,3 +163,21 @@ def test_tests_import_no_fixtures_module():
                       if isinstance(node, ast.ImportFrom)
                       and node.module == "conftest"]
   assert not offenders, offenders
+
+
+def test_no_train_flag_states_a_default_of_its_own():
+  """A `default=` on a train flag would be overridden by the config's
+  (`use_config_defaults`) and so stated twice: the flags state none."""
+  sources = {"bls2017/cli.py": "_add_train_flags",
+             "cae_admm/cli.py": "_add_train_flags",
+             "content_weighted/cli.py": "_add_train_flags",
+             "bls2017/core/commands/toolkit.py": "add_training_flags"}
+  stated = []
+  for path, function in sources.items():
+    tree = ast.parse(open(os.path.join(ROOT, path)).read())
+    body = next(node for node in ast.walk(tree)
+                if isinstance(node, ast.FunctionDef) and node.name == function)
+    stated += [f"{path}:{call.lineno}" for call in ast.walk(body)
+               if isinstance(call, ast.Call) and any(
+                   k.arg == "default" for k in call.keywords)]
+  assert not stated, stated
