@@ -13,6 +13,10 @@ the decoders, on any CPU, must decode the same way.
       models/*.npz        small untrained models of the related systems
                           (seeded, 8 filters), shipped with the files
       NAME.tfci           one bitstream per shipped model and related system
+      NAME.vN.tfci        a file of a past format version N, written by the
+                          revision `written_by` of the manifest (with the
+                          model models/NAME.vN.npz, for that revision): now
+                          refused, naming the version and that revision
       decoded/NAME.png    its decoded image
       manifest.json       per file: model, system, format version, and the
                           SHA-256 of the file, of its decoded latents (what
@@ -155,7 +159,9 @@ def write(directory=DIRECTORY, log=print):
       # A past version's file stays, to be refused from now on.
       os.replace(target, os.path.join(directory, f"{name}.v{old}.tfci"))
       manifest[f"{name}.v{old}"] = dict(manifest[name], refused=True)
-      log(f"{name}: version {old} kept as {name}.v{old}.tfci")
+      log(f"{name}: version {old} kept as {name}.v{old}.tfci; record the "
+          f"last revision that wrote it: past_versions={{{old}: ...}} in "
+          "its system, written_by in the manifest")
     codec = codec_lib.load(path)
     x = images.read(source_image(directory), codec.channels)
     data = codec.compress(x)
@@ -210,11 +216,14 @@ def check(directory=DIRECTORY):
 
 def _refusal_problem(name, data, entry):
   """{name: problem} unless a past version's file is refused, naming its
-  version."""
+  version (and the revision that wrote it, where recorded)."""
+  if _sha256(data) != entry["file_sha256"]:
+    return {name: "the file changed"}
   try:
     bitstream.unpack(data)
   except bitstream.UnsupportedVersionError as e:
-    if f"version {entry['format_version']}" in str(e):
+    named = [f"version {entry['format_version']}", entry.get("written_by")]
+    if all(word in str(e) for word in named if word):
       return {}
   return {name: "a past format version that is not refused by name"}
 

@@ -15,7 +15,7 @@ SYSTEM = systems.register(systems.System(
     "(importance map + context model)", opener="content_weighted.codec:load",
     model="content_weighted.model:ContentWeightedModel",
     # 2: each plane's CDFs from its causal windows (`planes`).
-    format_version=2))
+    format_version=2, past_versions={1: "a30e6d0"}))
 
 # The importance map's straight-through gradients (`importance.py`); here,
 # free of TensorFlow, for the command's flags.

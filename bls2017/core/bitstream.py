@@ -89,6 +89,18 @@ def version_of(magic):
   return system.format_version if system else VERSION
 
 
+def _version_refusal(magic, version):
+  """The one-line refusal of a file of another format version, naming the
+  revision to decode it with where the system records one."""
+  system = systems.of_magic(magic)
+  revision = system and system.past_versions.get(version)
+  where = (f"check out revision {revision} of this project (the last that "
+           "wrote it) to decode it" if revision else
+           "decode it with the release of this package that wrote it")
+  return (f"unsupported bitstream format version {version} (this decoder "
+          f"reads version {version_of(magic)}); {where}.")
+
+
 def pack(header, payload, magic):
   """Returns the complete bitstream for `header` and `payload` (bytes)."""
   fields = _FIELDS.pack(magic, version_of(magic), header.channels,
@@ -115,10 +127,7 @@ def unpack(data, fingerprint=None, magic=None):
         f"{HEADER_BYTES}-byte header.")
   magic, version, channels, model, height, width = _FIELDS.unpack_from(data)
   if version != version_of(magic):
-    raise UnsupportedVersionError(
-        f"unsupported bitstream format version {version} (this decoder "
-        f"reads version {version_of(magic)}); decode it with the release "
-        "of this package that wrote it.")
+    raise UnsupportedVersionError(_version_refusal(magic, version))
   fields, check = data[:_FIELDS.size], data[_FIELDS.size:HEADER_BYTES]
   payload = data[HEADER_BYTES:]
   if checksum(fields + payload) != check:

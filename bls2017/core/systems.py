@@ -19,7 +19,7 @@ no TensorFlow, so `--help` and error messages stay quick.
 import dataclasses
 import importlib
 from importlib import metadata
-from typing import Optional
+from typing import Mapping, Optional
 
 ENTRY_POINT_GROUP = "bls2017.systems"
 
@@ -41,6 +41,9 @@ class System:
   format_version: the version its bitstreams carry in header byte 2 (see
     `bls2017.core.bitstream`); raised when its payload changes, so that
     older files are refused instead of misread.
+  past_versions: {version: the last revision of this project that wrote
+    it}, named in the refusal of such a file (what to check out to
+    decode it).
   catalog: "module:attribute" of its shipped models, a
     `bls2017.core.catalog.Catalog` (None: it ships none).
   unnamed_model_files: model files whose config names no system are this
@@ -52,6 +55,8 @@ class System:
   opener: str
   model: str
   format_version: int = 1
+  past_versions: Mapping[int, str] = dataclasses.field(
+      default_factory=dict, hash=False)
   catalog: Optional[str] = None
   unnamed_model_files: bool = False
 

@@ -3,7 +3,8 @@ export, evaluate, plot (`add_codec_parsers`). Each obtains its codec from
 `saved_codec.open_codec` and takes the model file of any system.
 """
 
-from bls2017.core import baselines, catalog, images, lazy
+from bls2017.core import baselines, catalog, images, lazy, model_file
+from bls2017.core import systems
 from bls2017.core.commands.toolkit import (UsageError, add_model_flag,
                                            refuse_overwriting_input)
 
@@ -158,12 +159,18 @@ def _decompress(args):
     data = f.read()
   output = args.output_file or args.input_file + ".png"
   refuse_overwriting_input(args.input_file, output)
-  # The header is parsed once: against the given model, or to find the
-  # shipped model that wrote it (the default).
-  if args.model_path:
+  # The header is parsed once, before any model is opened (a file of
+  # another format version is refused without building a codec); then
+  # checked against the given model, or used to find the shipped model that
+  # wrote it (the default).
+  if not args.model_path:
+    header, _ = bitstream.unpack(data)
+    codec = saved_codec.open_codec(catalog.find(header.fingerprint))
+  else:
+    header, _ = bitstream.unpack(data, magic=_magic_of(args.model_path))
     codec = saved_codec.open_codec(args.model_path)
     try:
-      header, _ = bitstream.unpack(data, codec.fingerprint, codec.magic)
+      bitstream.check_written_by(header, codec.fingerprint, codec.magic)
     except bitstream.WrongModelError as e:
       shipped = catalog.find(e.written_by)
       if not shipped:
@@ -172,12 +179,15 @@ def _decompress(args):
           f"bitstream was written by the shipped model {shipped}, not by "
           f"{args.model_path}; pass --model {shipped} (or no --model).",
           e.written_by) from None
-  else:
-    header, _ = bitstream.unpack(data)
-    codec = saved_codec.open_codec(catalog.find(header.fingerprint))
   x_hat = codec.decompress(data, header)
   images.write_png(output, x_hat)
   print(f"Wrote {output}: {x_hat.shape[1]}x{x_hat.shape[0]}")
+
+
+def _magic_of(name_or_path):
+  """The magic bytes of a model's system, read from its file's config."""
+  path = catalog.resolve(name_or_path)
+  return systems.by_name(model_file.system_of(path)).magic
 
 
 def _export(args):
