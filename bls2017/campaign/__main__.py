@@ -75,7 +75,8 @@ def parse_args(argv):
   p.add_argument("--output", required=True, help="JSON file to write.")
   p = sub.add_parser(
       "promote", help="Ship each finished model that lies above the zoo's "
-      "curve on the validation set into bls2017/zoo (int8).")
+      "curve on the validation set into bls2017/zoo (weights stored as the "
+      "plan says).")
   p.add_argument("--data_dir", default=os.path.join("..", "shared", "data"),
                  help="The folder the plan's validation folder is under.")
   p.add_argument("--dry_run", action="store_true",

@@ -9,7 +9,9 @@ JSON:
                  "filters": ..., "parent": NAME or null,
                  "phases": [{"patchsize": 128, "steps": N}, ...],
                  "learning_rate": {"peak": ..., "warmup": ..., "final": ...},
-                 "milestones": [STEP, ...], "zoo": NAME or null}, ...]}
+                 "milestones": [STEP, ...], "zoo": NAME or null,
+                 "weights": "int8" or another stored_weights format},
+                ...]}
 
 Globs and folders are relative to the data folder (`--data_dir`). A
 model's steps are the sum of its phases', in order: the first phase's
@@ -22,7 +24,7 @@ import dataclasses
 import json
 from typing import Optional, Tuple
 
-from bls2017.core import train_config
+from bls2017.core import stored_weights, train_config
 
 
 class PlanError(ValueError):
@@ -61,6 +63,8 @@ class ModelPlan:
   # gradient norms the workers log (it rescales every step it clips).
   clipnorm: Optional[float] = None
   ema: float = 0.999  # Momentum of the weights' moving average.
+  # How its snapshots and zoo file store the weights (stored_weights).
+  weights: str = "int8"
 
   @property
   def steps(self):
@@ -157,6 +161,9 @@ def check(plan):
     if model.gdn not in train_config.GDN_FORMS:
       raise PlanError(f"{where}: gdn must be one of "
                       f"{', '.join(train_config.GDN_FORMS)}.")
+    if model.weights not in stored_weights.FORMATS:
+      raise PlanError(f"{where}: weights must be one of "
+                      f"{', '.join(stored_weights.FORMATS)}.")
     if model.channels not in (1, 3) or model.filters < 1 or model.lmbda <= 0:
       raise PlanError(f"{where}: channels must be 1 or 3, filters and "
                       "lambda positive.")

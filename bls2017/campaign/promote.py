@@ -106,8 +106,21 @@ def promote(plan, content, snapshot_dir, valid_dir, dry_run=False,
           round(chain_hours(plan, content, model.name), 2),
           note=f"Campaign model {model.name} (campaign/plan.json); "
           "wall_time_hours counts its chain from random weights.",
-          weights_dtype="int8",
-          # Each run's steps, hours, machine and the trainer's commit.
-          record={"runs": entry.get("runs", [])})
+          weights_dtype=model.weights,
+          # Each run's steps, hours, machine and the trainer's commit, and
+          # what storing its weights costs on the validation set.
+          record={"runs": entry.get("runs", []),
+                  **_storage_record(model, final_validation(model, entry))})
       shipped.append(model.name)
   return shipped
+
+
+def _storage_record(plan_model, figures):
+  """{"storage": ...}: the stored format and what it costs against
+  float16 at the final validation (when the worker measured it)."""
+  if "storage_cost_db" not in figures:
+    return {}
+  return {"storage": {"weights": plan_model.weights,
+                      "psnr_change_db": figures["storage_cost_db"],
+                      "bpp_change_percent":
+                          figures["storage_bpp_change_percent"]}}

@@ -10,9 +10,10 @@
             every few minutes: checkpoint;  at milestones: validate
             at milestones and the last step: validate the training weights
             and their EMA, and keep the better (R + lambda D)
-    stop:   checkpoint; snapshot SNAPSHOTS/NAME.npz (an int8 model file of
-            the training weights); when done, of the better weights: the
-            final model
+    stop:   checkpoint; snapshot SNAPSHOTS/NAME.npz (a model file of the
+            training weights, stored as the plan's `weights` says); when
+            done, of the better weights: the final model, validated again
+            as float16 to record what its storage costs
 
 Because the batch, the noise and the learning rate are functions of the
 step, and the checkpoint holds weights, Adam's moments and the EMA, a run
@@ -39,7 +40,6 @@ from bls2017.paper import train as paper_train
 from bls2017.paper.model import BLS2017Model
 
 LOG_EVERY = 100  # Steps between log lines and progress updates.
-SNAPSHOT_DTYPE = "int8"  # ~0.01 dB from float16 (results/zoo/compaction.json).
 
 
 class StepSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
@@ -303,9 +303,12 @@ def _milestone(trainer, ctx, state, valid, step, run_started):
   for weights in WEIGHTS:
     paths[weights] = os.path.join(state, f"step-{step}-{weights}.npz")
     model_file.save(trainer.copy(weights), paths[weights],
-                    dtype=SNAPSHOT_DTYPE)
+                    dtype=trainer.plan.weights)
     figures[weights] = validate(paths[weights], valid, trainer.plan.lmbda)
   best = min(WEIGHTS, key=lambda w: figures[w]["loss"])
+  if step >= trainer.plan.steps and trainer.plan.weights != "float16":
+    figures[best] = _with_storage_cost(trainer, state, valid, step, best,
+                                       figures[best])
   ctx.log(f"{trainer.plan.name} step {step} validation: {figures}")
   with progress.entry(ctx.progress_path, trainer.plan.name) as entry:
     entry["validation"] = [v for v in entry["validation"]
@@ -316,6 +319,17 @@ def _milestone(trainer, ctx, state, valid, step, run_started):
                                 "weights": best} | figures[best] | figures)
     entry["validation"].sort(key=lambda v: v["step"])
   return best, paths[best]
+
+
+def _with_storage_cost(trainer, state, valid, step, weights, figures):
+  """`figures` of the final model with what its storage costs: the same
+  weights validated again as float16, and the PSNR and bpp differences."""
+  path = os.path.join(state, f"step-{step}-{weights}-float16.npz")
+  model_file.save(trainer.copy(weights), path, dtype="float16")
+  half = validate(path, valid, trainer.plan.lmbda)
+  return dict(figures, float16=half, storage_cost_db=round(
+      figures["psnr"] - half["psnr"], 5), storage_bpp_change_percent=round(
+          100 * (figures["bpp"] / half["bpp"] - 1), 4))
 
 
 def _snapshot(trainer, ctx, first, step, hours, done, final=None):
@@ -339,8 +353,8 @@ def _snapshot(trainer, ctx, first, step, hours, done, final=None):
       metadata["warm_start"] = {"model": f"{plan_model.parent}.npz"}
     weights = final[0] if final else "raw"
     metadata["campaign"]["weights"] = weights
-    # Saved again (not copied) to record the metadata; the same int8 file.
-    model_file.save(trainer.copy(weights), path, dtype=SNAPSHOT_DTYPE,
+    # Saved again (not copied) to record the metadata; the same weights.
+    model_file.save(trainer.copy(weights), path, dtype=plan_model.weights,
                     metadata=metadata)
     entry.update(steps=step, hours=total_hours,
                  status="done" if done else "training",

@@ -38,7 +38,8 @@ def save(model, path, dtype="float16", metadata=None, make_tables=None):
   default: `model.coding_tables()`.
   """
   variables = model.coding_variables
-  arrays = stored_weights.encode([v.numpy() for v in variables], dtype)
+  arrays = stored_weights.encode([v.numpy() for v in variables], dtype,
+                                 kernels=_rdft_kernels(model, variables))
   # Round the live model to the stored precision before building tables, so
   # the tables are those of the model that `load` rebuilds.
   _assign(variables, stored_weights.decode(arrays, len(variables)))
@@ -54,6 +55,22 @@ def save(model, path, dtype="float16", metadata=None, make_tables=None):
   with images.atomic_output(path) as f:
     f.write(buffer.getvalue())
   return tables
+
+
+def _rdft_kernels(model, variables):
+  """{index of a kernel's RDFT real half in `variables`: (index of its
+  imaginary half, kernel width)} for the model's tfc.RDFTParameter
+  kernels (`stored_weights.encode` stores them as taps in int8 files)."""
+  import tensorflow_compression as tfc  # pylint: disable=import-outside-toplevel
+  index = {id(v): i for i, v in enumerate(variables)}
+  kernels = {}
+  for module in model.submodules:
+    parameter = getattr(module, "kernel_parameter", None)
+    if (isinstance(parameter, tfc.RDFTParameter) and
+        id(parameter.real) in index and id(parameter.imag) in index):
+      kernels[index[id(parameter.real)]] = (index[id(parameter.imag)],
+                                            int(parameter.shape[1]))
+  return kernels
 
 
 def system_of(path, content=None):
@@ -78,13 +95,13 @@ def identity(path):
     with np.load(path, allow_pickle=False) as archive:
       arrays = {name: archive[name] for name in archive.files}
     config = json.loads(str(arrays["config"]))
-    weights = stored_weights.decode(arrays, len(arrays["weight_names"]))
+    stored = stored_weights.exact(arrays, len(arrays["weight_names"]))
   except FileNotFoundError:
     raise ModelFileError(f"{path}: no such model file.") from None
   except (OSError, ValueError, KeyError, TypeError) as e:
     raise ModelFileError(f"{path}: not a model file ({e}).") from None
   return (systems.of_model_config(config), int(config["channels"]),
-          fingerprint(weights, _tables(arrays)))
+          fingerprint(stored, _tables(arrays)))
 
 
 def _tables(arrays):
@@ -127,6 +144,7 @@ def load(path, model_class=None, require_tables=True):
     config.pop("system", None)
     names = [str(n) for n in arrays["weight_names"]]
     weights = stored_weights.decode(arrays, len(names))
+    stored = stored_weights.exact(arrays, len(names))
     tables = _tables(arrays)
     if stored_system != system:
       raise ModelFileError(
@@ -149,7 +167,7 @@ def load(path, model_class=None, require_tables=True):
         f"{path}: weights without range-coding tables (a JAX trainer "
         f"output); `bls2017 finalize {path}` makes it a model file.")
   _assign(variables, weights)
-  return LoadedModel(model, tables, metadata, fingerprint(weights, tables))
+  return LoadedModel(model, tables, metadata, fingerprint(stored, tables))
 
 
 def finalize(weights_path, model_path, dtype="float16"):
@@ -167,7 +185,8 @@ def _assign(variables, arrays):
 
 
 def fingerprint(weights, tables):
-  """First 4 bytes of SHA-256 over weights and tables: the model's identity."""
+  """First 4 bytes of SHA-256 over the stored weights (`stored_weights.exact`)
+  and the tables: the model's identity."""
   digest = hashlib.sha256()
   for array in list(weights) + [tables[k] for k in sorted(tables)]:
     digest.update(np.ascontiguousarray(array).tobytes())

@@ -60,9 +60,10 @@ def write_weights(path, params, arch, lmbda, metadata, dtype="float32"):
   Atomic: the file appears complete or not at all.
   """
   layout = model.variables(arch)
+  names = [model.keras_name(n) for n, _ in layout]
   arrays = stored_weights.encode([params[name] for name, _ in layout],
-                                 dtype)
-  arrays["weight_names"] = np.array([model.keras_name(n) for n, _ in layout])
+                                 dtype, kernels=_kernels(names, layout))
+  arrays["weight_names"] = np.array(names)
   config = {"lmbda": float(lmbda), "num_filters": arch.num_filters,
             "channels": arch.channels, "gdn": arch.gdn, "metadata": metadata}
   arrays["config"] = np.array(json.dumps(config, sort_keys=True))
@@ -70,3 +71,13 @@ def write_weights(path, params, arch, lmbda, metadata, dtype="float32"):
   np.savez_compressed(buffer, **arrays)
   with images.atomic_output(path) as f:
     f.write(buffer.getvalue())
+
+
+def _kernels(names, layout):
+  """{index of a kernel's RDFT real half: (index of its imaginary half,
+  width)}, as `stored_weights.encode` takes them: each real half follows
+  its imaginary half, and the paper's kernels are square (width = height,
+  axis 2 of the halves)."""
+  return {i: (i - 1, shape[2]) for i, (name, (_, shape)) in enumerate(
+      zip(names, layout)) if name.endswith("/kernel_real:0") and
+          names[i - 1].endswith("/kernel_imag:0")}

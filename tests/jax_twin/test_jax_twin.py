@@ -146,6 +146,25 @@ def test_int8_model_files_read_alike_on_both_sides(tmp_path):
     np.testing.assert_array_equal(params[name], value, err_msg=name)
 
 
+def test_int8_weights_files_of_both_sides_store_the_same_arrays(tmp_path):
+  """An int8 weights file the JAX side writes holds what the Keras side's
+  int8 model file holds: the same kernel taps and scales."""
+  keras_path = str(tmp_path / "keras.npz")
+  model_file.save(random_model(32, 3, 4), keras_path, dtype="int8")
+  params, arch, lmbda, _ = params_io.read(keras_path)
+  jax_path = str(tmp_path / "jax.weights.npz")
+  params_io.write_weights(jax_path, params, arch, lmbda, {}, "int8")
+  with np.load(keras_path) as keras, np.load(jax_path) as jax_side:
+    stored = [k for k in keras.files if k.startswith((
+        "weight_", "scale_", "spatial_")) and k != "weight_names"]
+    assert any(k.startswith("spatial_") for k in stored)
+    assert sorted(stored) == sorted(
+        k for k in jax_side.files if k != "weight_names" and k != "config")
+    for name in stored:
+      np.testing.assert_array_equal(keras[name], jax_side[name],
+                                    err_msg=name)
+
+
 @pytest.mark.slow
 def test_finalize_stores_int8_when_asked(tmp_path):
   from bls2017 import cli  # pylint: disable=import-outside-toplevel

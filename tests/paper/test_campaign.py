@@ -52,6 +52,7 @@ def test_plan_parses_with_defaults_and_order():
     ({"gdn": "square"}, "gdn must be"),
     ({"phases": [{"patchsize": 30, "steps": 4}]}, "multiples of 16"),
     ({"learning_rate": {"peak": 1e-3, "warmup": 6}}, "warmup"),
+    ({"weights": "int4"}, "weights must be one of"),
 ])
 def test_plan_errors_name_the_problem(overrides, message):
   with pytest.raises(plan_lib.PlanError, match=message):
@@ -260,6 +261,12 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
   assert [(r["from_step"], r["to_step"]) for r in entry["runs"]] == [
       (0, 3), (3, 5), (5, 6)]
   assert [v["step"] for v in entry["validation"]] == [3, 6]
+  # The final model is validated again as float16: what its storage costs.
+  final = entry["validation"][-1]
+  assert "storage_cost_db" not in entry["validation"][0]
+  assert final["storage_cost_db"] == pytest.approx(
+      final["psnr"] - final["float16"]["psnr"], abs=1e-4)
+  assert final["float16"]["bpp"] > 0
   for figures in entry["validation"]:
     # Both weights validated; the top figures are the better's.
     best = figures["weights"]
@@ -313,9 +320,10 @@ def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
   assert entry["gdn"] == "paper" and entry["num_filters"] == 8
   assert [r["to_step"] for r in entry["training"]["runs"]] == [4, 6]
   assert entry["training"]["runs"][0]["machine"]["commit"] != ""
-  with np.load(tmp_path / "zoo" / "toy-1.npz") as shipped:
-    assert any(name.startswith("scale_") or name.startswith("weight_")
-               for name in shipped.files)
+  storage = entry["training"]["storage"]
+  assert storage["weights"] == plan.model("base").weights == "int8"
+  final = content["models"]["base"]["validation"][-1]
+  assert storage["psnr_change_db"] == final["storage_cost_db"]
 
 
 def _campaign_command(*argv, cwd=ROOT):

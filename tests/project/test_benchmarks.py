@@ -73,8 +73,9 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
   assert entry["training"]["hardware"] == "2 CPU cores"
   assert entry["training"]["wall_time_hours"] == 0.1
   assert entry["validation"]["bpp"] > 0 and entry["sample_photo_bytes"] > 16
-  with np.load(tmp_path / "toy-1.npz") as shipped:  # --weights_dtype int8.
-    assert any(name.startswith("scale_") for name in shipped.files)
+  with np.load(tmp_path / "toy-1.npz") as shipped:  # --weights_dtype int8:
+    assert any(name.startswith("spatial_scale_")  # kernels as int8 taps.
+               for name in shipped.files)
 
 
 def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):
