@@ -197,6 +197,17 @@ def evaluate_speed(directory, count, size):
            for name, value in phases.items()])
 
 
+def _model_record(name_or_path):
+  """Which model was timed: as given, with its fingerprint and width (a
+  model file given by path may change later)."""
+  from bls2017.core import catalog, model_file  # pylint: disable=import-outside-toplevel
+  path = catalog.resolve(name_or_path)
+  _, channels, fingerprint = model_file.identity(path)
+  return {"model": name_or_path or catalog.default(),
+          "fingerprint": fingerprint.hex(), "channels": channels,
+          "num_filters": model_file.config_of(path).get("num_filters")}
+
+
 def main(args):
   photo = args.image or images.sample_photo()
   sizes = parse_sizes(args.sizes)
@@ -214,9 +225,11 @@ def main(args):
     figures = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else
                         f"{k} {v}" for k, v in row.items() if k != "what")
     print(f"{row['what']:<40}{figures}")
+  result = {"machine": timing.machine(), "rows": rows}
+  if not args.evaluate:
+    result["model"] = _model_record(args.model)
   with images.atomic_output(args.output) as f:
-    f.write(json.dumps({"machine": timing.machine(), "rows": rows},
-                       indent=2).encode())
+    f.write(json.dumps(result, indent=2).encode())
   print(f"Wrote {args.output}")
 
 

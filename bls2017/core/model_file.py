@@ -78,10 +78,16 @@ def system_of(path, content=None):
 
   content: the file's bytes, if already read (then the file is not opened
   again; only its config is decompressed)."""
+  return systems.of_model_config(config_of(path, content))
+
+
+def config_of(path, content=None):
+  """The config (constructor arguments, metadata) of model file `path`;
+  content as for `system_of`."""
   try:
     source = path if content is None else io.BytesIO(content)
     with np.load(source, allow_pickle=False) as archive:
-      return systems.of_model_config(json.loads(str(archive["config"])))
+      return json.loads(str(archive["config"]))
   except FileNotFoundError:
     raise ModelFileError(f"{path}: no such model file.") from None
   except (OSError, ValueError, KeyError, TypeError) as e:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from bls2017 import benchmark, training_benchmark, zoo
-from bls2017.core import catalog
+from bls2017.core import catalog, model_file
 from bls2017.zoo import __main__ as zoo_command
 from helpers.models import make_model_file
 from helpers.synthetic import write_training_images
@@ -28,6 +28,10 @@ def test_codec_benchmark_writes_its_figures(rgb_model_path, tmp_path):
   assert any("48x32" in w for w in whats) and any("40x24" in w for w in whats)
   assert all(row["seconds"] > 0 for row in rows if "seconds" in row)
   assert rows[-1]["what"] == "peak memory (MiB)" and rows[-1]["mebibytes"] > 0
+  # Which model was timed, should the file at that path change later.
+  assert result["model"] == {
+      "model": rgb_model_path, "channels": 3, "num_filters": 8,
+      "fingerprint": model_file.identity(rgb_model_path)[2].hex()}
 
 
 @pytest.mark.parametrize("parse", [benchmark.parse_args,
