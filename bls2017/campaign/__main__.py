@@ -1,7 +1,8 @@
 """`python -m bls2017.campaign`: train the plan's ladder in resumable runs.
 
     python -m bls2017.campaign run --hours 2.5      # train, then stop cleanly
-    python -m bls2017.campaign status               # steps, figures, ETA
+    python -m bls2017.campaign status               # steps, figures, ETA,
+                                                    # MB added to the history
     python -m bls2017.campaign plot                 # the convergence figure
     python -m bls2017.campaign promote              # finished models -> zoo
 
@@ -227,6 +228,41 @@ def status(args):
           f"{last.get('psnr', float('nan')):>7.2f}"
           f"{last.get('ms_ssim', float('nan')):>9.4f}")
   print(eta_text(plan, content))
+  added = history_megabytes(os.path.dirname(os.path.abspath(args.plan)),
+                            content)
+  if added is not None:
+    print(f"Added to the repository's history: {added:.1f} MB of the "
+          f"{HISTORY_BUDGET_MB} MB the campaign may add (every committed "
+          "version under campaign/, and the zoo files it promoted)")
+
+
+# What the campaign may add to the repository's history, in all.
+HISTORY_BUDGET_MB = 200
+
+
+def history_megabytes(campaign_dir, content):
+  """MB the campaign has added to the git history: every version of the
+  files under `campaign_dir` (snapshots above all) and the zoo files of
+  its promoted models (each written once, when promoted). None outside a
+  git checkout."""
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  try:
+    objects = subprocess.run(
+        ["git", "rev-list", "--objects", "--all", "--", "."],
+        cwd=campaign_dir, capture_output=True, text=True, check=True).stdout
+    sizes = subprocess.run(
+        ["git", "cat-file", "--batch-check=%(objecttype) %(objectsize)"],
+        cwd=campaign_dir, input="".join(
+            line.split()[0] + "\n" for line in objects.splitlines()),
+        capture_output=True, text=True, check=True).stdout
+  except (OSError, subprocess.CalledProcessError):
+    return None
+  total = sum(int(size) for kind, size in (
+      line.split() for line in sizes.splitlines()) if kind == "blob")
+  for entry in content.get("models", {}).values():
+    if entry.get("promoted") in zoo.catalog():
+      total += os.path.getsize(zoo.CATALOG.path(entry["promoted"]))
+  return total / 1e6
 
 
 def plot(args):

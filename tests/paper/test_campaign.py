@@ -6,6 +6,7 @@ the rate on given noise."""
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -337,6 +338,10 @@ def test_status_of_the_committed_plan():
   result = _campaign_command("status")
   assert result.returncode == 0, result.stderr
   assert "rgb" in result.stdout and "ETA" in result.stdout
+  if os.path.exists(os.path.join(ROOT, ".git")):  # A checkout with history.
+    # The campaign's share of the history stays in its budget.
+    added = re.search(r"history: ([0-9.]+) MB of the 200 MB", result.stdout)
+    assert added and 0 < float(added.group(1)) < 200, result.stdout
 
 
 def test_bad_plan_is_a_one_line_error(tmp_path):
