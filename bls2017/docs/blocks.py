@@ -891,6 +891,17 @@ def _zoo_speed(root):
                  f"{seconds(rows, f'decode {size}', 1)}, peak memory "
                  f"{memory(rows)}")
   text.append("; ".join(parts) + ".")
+  wide = _json(root, "results/benchmarks/codec_192_filters_768x512.json")
+  rows = {row["what"]: row for row in wide["rows"]}
+  _require(wide["model"]["num_filters"] == 192, "the wide run has 192 filters")
+  text.append(_fill(
+      "With the paper's 192 filters (the campaign's base model, "
+      f"`--model {wide['model']['model']}`, fingerprint "
+      f"{wide['model']['fingerprint']}, "
+      "[`results/benchmarks/codec_192_filters_768x512.json`]"
+      "(../results/benchmarks/codec_192_filters_768x512.json)): 768×512 "
+      f"encode {seconds(rows, 'encode 768x512', 2)}, decode "
+      f"{seconds(rows, 'decode 768x512', 2)}; peak memory {memory(rows)}."))
   return "\n".join(text)
 
 
