@@ -1027,15 +1027,20 @@ def _conformance_matrix(root):
   runs = result["runs"]
   failed = [run for run in runs if run["problems"]]
   _require(not failed, "every file conforms under every setting")
+  # Past format versions (NAME.vN) are to be refused, not decoded.
+  past = [name for name in result["files"] if ".v" in name]
+  refused = (f", and the past format versions' ({', '.join(past)}) "
+             "refused by name" if past else "")
   return _fill(
       f"Under all {len(runs)} settings (`python -m bls2017.conformance "
       "--matrix=results/conformance/matrix.json`: oneDNN on and off, 1 and "
       "2 threads, oneDNN's instructions up to the CPU's own or AVX2 alone), "
-      f"each in a fresh process, all {len(result['files'])} files decoded to "
+      f"each in a fresh process, all {len(result['files']) - len(past)} "
+      "current files decoded to "
       "their recorded latents (exactly) and images (within 1), the "
       "content-weighted one, whose "
       "decoder builds its CDFs from the float outputs of its context model, "
-      f"among them (on a {result['machine']['cores']}-core "
+      f"among them{refused} (on a {result['machine']['cores']}-core "
       f"{result['machine']['cpu']}; another CPU is the test that remains).")
 
 
