@@ -47,6 +47,10 @@ def test_executed_copies_run_the_committed_code():
                    for o in c.outputs]
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 5
         assert not any(o.output_type == "error" for o in outputs), name
+        # The run's machine and versions: its last cell's output.
+        last = [c for c in notebook.cells if c.cell_type == "code"][-1]
+        machine = last.outputs[0]["data"]["text/plain"]
+        assert "'cores'" in machine and "'tensorflow'" in machine, name
     assert sources[0] == sources[1], f"results/notebooks/{name} is stale"
 
 
