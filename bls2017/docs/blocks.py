@@ -1074,3 +1074,40 @@ def _fuzz_run(root):
 
 def _share(counts, key):
   return f"{100 * counts[key] / sum(counts.values()):.1f} %"
+
+
+# ------------------------------------------------------------ the tutorial
+
+MNIST_SWEEP = "results/mnist/sweep.json"
+
+
+@block("mnist-sweep")
+def _mnist_sweep(root):
+  sweep = _json(root, MNIST_SWEEP)
+  machine = sweep["machine"]
+  lines = [_fill("`python -m mnist_demo sweep --mnist_dir=... --seed=0` with "
+                 "the tutorial's defaults (15 epochs, batch 128, Adam 1e-3, "
+                 f"50 latents), on a {machine['cores']}-core "
+                 f"{machine['cpu']} (TensorFlow {machine['tensorflow']}; "
+                 f"[`{MNIST_SWEEP}`](../{MNIST_SWEEP})):"), "",
+           "| λ | information content (bits/digit) | real string (bits/digit) "
+           "| distortion (mean abs. error, 0–1) |",
+           "|---|---|---|---|"]
+  for p in sweep["points"]:
+    lines.append(f"| {p['lmbda']:g} | {p['information_bits']:.2f} | "
+                 f"{p['string_bits']:.2f} | {p['distortion']:.4f} |")
+  return "\n".join(lines)
+
+
+@block("mnist-sweep-reading")
+def _mnist_sweep_reading(root):
+  points = _json(root, MNIST_SWEEP)["points"]
+  extra = [p["string_bits"] - p["information_bits"] for p in points]
+  _require(all(0 < e < 8 for e in extra),
+           "real strings are longer than their information content, by "
+           "less than a byte")
+  return _fill(
+      f"Real strings are {_range(extra, 1)} bits longer than their "
+      "information content: the range coder writes whole bytes and "
+      "terminates each string, a fixed cost that matters for strings of a "
+      "few bytes.")
