@@ -9,6 +9,7 @@ the conclusion fails loudly instead of leaving the prose wrong.
 import csv
 import json
 import os
+import re
 import textwrap
 
 from bls2017.docs import tables
@@ -203,44 +204,6 @@ def _gdn_comparison(root):
 
 # ------------------------------------------------------- related systems
 
-RELATED_2K_SETTINGS = {
-    "bls2017": ("bls2017", [f"λ = {v}" for v in
-                            ("0.0003", "0.001", "0.003", "0.01", "0.03")]),
-    "cae_admm": ("CAE-ADMM", [f"keep {v} %" for v in (5, 10, 20, 35)]),
-    "content_weighted": ("content-weighted",
-                         [f"λ = {v}" for v in ("0.001", "0.003", "0.01")]),
-}
-
-
-@block("related-2k-curves")
-def _related_2k_curves(root):
-  merged = _results(root, *[("results/related", f"{m}.json")
-                            for m in RELATED_2K_SETTINGS])
-  return tables.curves_table(merged, RELATED_2K_SETTINGS)
-
-
-@block("related-2k-decoding")
-def _related_2k_decoding(root):
-  merged = _results(root, *[("results/related", f"{m}.json")
-                            for m in RELATED_2K_SETTINGS])
-
-  def seconds(methods, digits):
-    return _range([s["decoding_time"] for m in methods
-                   for s in merged[m][1]], digits, " s")
-
-  return (
-      "* Decoding: bls2017 and CAE-ADMM decode a 481×321 image in "
-      f"{seconds(['bls2017', 'cae_admm'], 3)}.\n"
-      "  The content-weighted times in the table above "
-      f"({seconds(['content_weighted'], 2)}) were taken\n"
-      "  with the first plane decoder, which ran the context model over the "
-      "whole\n  code volume at each of the C + H + W − 2 = 132 planes; the "
-      "current one\n  evaluates each plane's causal windows only (below). "
-      "Decoding code by\n  code in causal order "
-      "(`content_weighted/sequential.py`) range-codes all\n  codes in one "
-      "stream; it is measured beside the planes in the ablation\n  below.")
-
-
 RELATED_20K_SETTINGS = {
     "bls2017": ("bls2017", [f"λ = {v}" for v in
                             ("0.001", "0.003", "0.01", "0.03")]),
@@ -296,14 +259,14 @@ def _related_budget(root):
   return (
       "* All three, **training budget**: the models below had "
       f"1,000–{max(steps):,} CPU\n  steps each (the ablations 1,000 or "
-      "2,000, the first comparison 2,000,\n  the longer one "
-      f"{min(steps):,}–{max(steps):,}), far less than the papers' GPU "
-      "trainings,\n  so their figures compare the machinery on equal terms, "
-      "not the methods\n  at convergence. The longer comparison trains every "
+      f"2,000, the comparison {min(steps):,}–{max(steps):,}),\n  far less "
+      "than the papers' GPU trainings, so their figures compare the\n  "
+      "machinery on equal terms, not the methods at convergence. The\n  "
+      "comparison trains every "
       "system with the same\n  cosine decay of the learning rate (CAE-ADMM's "
       "described plateau halving\n  is its own default, not used there) so "
       "that the terms stay equal.\n  `results/related/train_comparison.sh "
-      "TRAIN_DIR OUT_DIR` trains the longer\n  comparison on equal terms: "
+      "TRAIN_DIR OUT_DIR` trains the\n  comparison: "
       "per system one parent of 20,000 steps at a\n  middle rate and "
       "children of 4,000 more steps each, warm-started from a\n  trained "
       "neighbour (`--warm_start`, which every system's `train` takes);\n  "
@@ -331,8 +294,8 @@ def _related_20k_reading(root):
   return (
       "At 20,000 steps bls2017 is above JPEG (JPEG needs "
       f"{jpeg['bd_rate_psnr']:.1f} % more bits at\nequal PSNR over the "
-      "overlap), where at 2,000 steps (below) every learned\ncurve was under "
-      "it. CAE-ADMM needs more bits than bls2017 at\nequal quality where the "
+      "overlap). CAE-ADMM needs more bits than bls2017 at\nequal quality "
+      "where the "
       "curves overlap, most in MS-SSIM; its two upper\npoints reach "
       f"{above[0]:.2f} and {above[1]:.2f} dB, above the best bls2017 point "
       f"({best['psnr']:.2f} dB\nat {best['bpp']:.3f} bpp), so the BD figures "
@@ -350,6 +313,27 @@ def _related_20k_reading(root):
       f"{_range(cw_seconds['decoding_time'], 2)} s to decode an image, where "
       "the other two, whose rate models\nare factorized, take "
       f"{_range(others, 3)} s.")
+
+
+@block("related-cw-rates")
+def _related_cw_rates(root):
+  """The 20,000-step content-weighted models' rates against their λ, in
+  the order of the evaluation's model files (cw-lLAMBDA.npz)."""
+  run = _json(root, RELATED_20K, "content_weighted", "content_weighted.json")
+  lmbdas = [float(v) for v in re.findall(r"cw-l([0-9.]+)\.npz",
+                                         run["description"])]
+  rates = run["results"]["bpp"]
+  _require(len(lmbdas) == len(rates) and lmbdas == sorted(lmbdas)
+           and rates == sorted(rates),
+           "the content-weighted rate grows with λ")
+  steps = [r.get("total_steps", r["steps"]) for r in _related_20k(root)[2]
+           if r["method"] == "content_weighted"]
+  return textwrap.fill(
+      f"λ = {', '.join(f'{l:g}' for l in lmbdas)} give "
+      f"{', '.join(f'{r:.3f}' for r in rates)} bpp after "
+      f"{min(steps):,}–{max(steps):,} steps (the comparison above).", 76,
+      initial_indent="  ", subsequent_indent="  ", break_long_words=False,
+      break_on_hyphens=False)
 
 
 # ---------------------------------------------------------------- CAE-ADMM
@@ -466,15 +450,10 @@ def _cae_admm_modes(root):
 @block("cae-admm-modes-reading")
 def _cae_admm_modes_reading(root):
   results = _json(root, "results/related/cae_admm_modes_ablation.json")
-  batch = _json(root, "results/related/"
-                "cae_admm_modes_ablation_batch_dual.json")
   no_dual, off, ssim = (results[f"cae-admm-{m}.npz"]["vs_first"]
                         for m in ("no_dual", "off", "ssim"))
-  earlier = batch["cae-admm-off.npz"]["vs_first"]["psnr"]
-  low, high = sorted(-bound for bound in earlier["ci95"])
-  _require(no_dual["psnr"]["ci95"][0] > 0 and off["psnr"]["ci95"][0] > 0
-           and low > 0, "U at 0 and no ADMM term both gain PSNR over full "
-           "ADMM, where the earlier ADMM gained")
+  _require(no_dual["psnr"]["ci95"][0] > 0 and off["psnr"]["ci95"][0] > 0,
+           "U at 0 and no ADMM term both gain PSNR over full ADMM")
   _require(ssim["ssim"]["ci95"][0] > 0, "the SSIM schedule raises SSIM")
 
   def bpp(figure):
@@ -482,7 +461,7 @@ def _cae_admm_modes_reading(root):
     return f"{abs(value):.3f} bpp {'more' if value > 0 else 'less'}"
 
   ssim_low, ssim_high = ssim["psnr"]["ci95"]
-  return (
+  return _fill((
       "With its variables per crop and ten ADMM iterations in 1,000 steps, "
       "ADMM\ndoes not help at this budget (one run each, so read it with the "
       "rerun\nabove in mind): holding U at 0 gives "
@@ -492,17 +471,11 @@ def _cae_admm_modes_reading(root):
       "measured). U accumulates z − Z at\nevery iteration in which a crop's "
       "latents stay outside the projection's\nsupport, so the pull towards "
       "Z − U keeps growing; at this budget the ADMM\npenalty seems to cost "
-      "the reconstruction more than it saves in rate. The\nearlier "
-      "implementation (`cae_admm_modes_ablation_batch_dual.json`: U one\n"
-      "tensor shaped like a batch, Z recomputed every batch, and the model "
-      "without\nan ADMM term on fresh patches) found the opposite, full ADMM "
-      f"{-earlier['mean']:.2f} dB\n[{low:.2f}, {high:.2f}] above no ADMM "
-      "term at the same rate; its gain came with the\nevery-batch Z step, a "
-      "penalty towards each batch's own projected latents\nrather than the "
-      "described epoch-level ADMM. The MSE then MSE + SSIM\nschedule raises "
+      "the reconstruction more than it saves in rate. The MSE\nthen MSE + "
+      "SSIM schedule raises "
       f"SSIM by {ssim['ssim']['mean']:.3f}, as it should, at "
       f"{bpp(ssim)}, with a PSNR\nchange of {ssim['psnr']['mean']:+.2f} dB "
-      f"[{ssim_low:+.2f}, {ssim_high:+.2f}].")
+      f"[{ssim_low:+.2f}, {ssim_high:+.2f}].").replace("\n", " "))
 
 
 # -------------------------------------------------------- content-weighted
@@ -532,8 +505,6 @@ def _fewer(ratio):
 def _cw_ablation_reading(root):
   results = _cw_ablation(root)
   with_map, without = (results[name] for name in CW_MODELS)
-  table_point = _json(root, "results/related/content_weighted_ablation_"
-                      "whole_volume.json")["cw-l0.01.npz"]
   gain = without["vs_first"]["psnr"]["mean"]
   return (
       "\"Codes kept\" is the fraction of codes the map keeps; \"context "
@@ -550,12 +521,8 @@ def _cw_ablation_reading(root):
       f"{_fewer(without['bpp'] / without['factorized_file_bpp'])} fewer. "
       "The map spends\n"
       f"{_fewer(with_map['bpp'] / without['bpp'])} fewer bits than keeping "
-      f"every code, for {gain:.1f} dB. (The comparison\ntable's own "
-      f"λ = 0.01 model, not kept, gave {table_point['bpp']:.3f} bpp and "
-      f"{table_point['psnr']:.2f} dB:\n"
-      "`results/related/content_weighted_ablation_whole_volume.json`. The "
-      "model\nwithout the map has no mask, so the mask gradient does not "
-      "touch it.)")
+      f"every code, for {gain:.1f} dB. (The model without\nthe map has no "
+      "mask, so the mask gradient does not touch it.)")
 
 
 @block("cw-decoders")
@@ -605,27 +572,23 @@ def _cw_decoders_benchmark_reading(root):
   ratio = fewest["sequential"]["decode_s"] / fewest["windows"]["decode_s"]
   with_map = _cw_ablation(root)["cw-l0.01.npz"]
   overhead = 100 * (with_map["bpp"] / with_map["context_bpp"] - 1)
-  whole_volume = [figures["slanted_decode_s"] for figures in _json(
-      root, "results/related/content_weighted_ablation_whole_volume.json"
-  ).values()]
-  here = [row["volume"]["decode_s"] for row in rows.values()]
+  sequential = 100 * (with_map["sequential_file_bpp"] /
+                      with_map["context_bpp"] - 1)
+  planes = 132  # C + H + W - 2 for a 481x321 image's code volume.
+  lengths_bpp = planes * 16 / (481 * 321)
   return (
       f"In that run the windows decode in {_range(ratios, 0)}× less time "
       "than the whole-volume\npasses, and "
-      f"{ratio:.1f}× less than code by code even at 10 % of codes kept. The"
-      "\nearlier ablation file gives the whole-volume decoder "
-      f"{_range(whole_volume, 2)} s a 481×321\nimage, against "
-      f"{_range(here, 2)} s for the same passes here: the two runs differ "
-      "in\nmachine and load, so only ratios within one run compare.\nOne "
-      "stream still removes the files' coding overhead: the plane files "
+      f"{ratio:.1f}× less than code by code even at 10 % of codes kept.\n"
+      "One stream still removes the files' coding overhead: the plane files "
       "are\n"
       f"{overhead:.1f} % above their information content with the map "
       f"({with_map['bpp']:.3f} vs\n{with_map['context_bpp']:.3f} bpp; the "
-      "2-byte lengths of the 132 plane strings alone cost 0.014\nbpp at "
-      "481×321, the rest is each string's termination and the 16-bit\n"
-      "rounding of the CDFs), the code-by-code streams 0.2 %. The files "
-      "stay\nplane by plane because that decoder is the fast one and runs in "
-      "the\nexported SavedModel (TFC's range decoder needs every CDF of a "
+      f"2-byte lengths of the {planes} plane strings alone cost "
+      f"{lengths_bpp:.3f}\nbpp at 481×321, the rest is each string's "
+      "termination and the 16-bit\nrounding of the CDFs), the code-by-code "
+      f"streams {sequential:.1f} %. The files stay\nplane by plane because "
+      "that decoder is the fast one and runs in the\nexported SavedModel (TFC's range decoder needs every CDF of a "
       "string before\nit decodes the first symbol, so it cannot code code by "
       "code).")
 
@@ -657,34 +620,34 @@ def _cw_mechanisms_table(root):
 def _cw_mechanisms_reading(root):
   results = _cw_mechanisms(root)
   relaxed = results["cw-relaxed-l0.01.npz"]["vs_first"]
-  more_bpp, more_db = relaxed["bpp"]["mean"], relaxed["psnr"]["mean"]
-  # "About what the GDN models' curve gives for that much rate": the
-  # comparison's curve, its slope between the two upper points, which
-  # bracket the models.
-  curve = _json(root, "results/related/content_weighted.json")["results"]
-  (b0, b1), (p0, p1) = curve["bpp"][-2:], curve["psnr-rgb"][-2:]
-  slope = (p1 - p0) / (b1 - b0)
-  dense = results["cw-dense-l0.01.npz"]
-  _require(abs(more_db - slope * more_bpp) < 0.1,
-           "two-stage training follows the curve's slope")
-  _require(b0 < dense["bpp"] < b1 and
-           dense["psnr"] < p0 + slope * (dense["bpp"] - b0),
-           "the dense transforms are below the curve")
-  return (
-      "Neither moves the project's defaults. Two-stage training keeps more "
-      f"codes\n(+{more_bpp:.3f} bpp) for +{more_db:.2f} dB, about what the "
-      "GDN models' curve in the\ncomparison table gives for that much rate, "
-      "so at one point each it\nneither helps nor hurts measurably; the band "
-      "gradient stays the default.\nThe dense-block transforms, at 2,000 "
-      f"steps, land at {dense['bpp']:.3f} bpp and\n{dense['psnr']:.2f} dB, "
-      f"below that curve ({b0:.3f} bpp / {p0:.2f} dB and {b1:.3f} bpp / "
-      f"{p1:.2f} dB\nbracket them): these ReLU networks learn slower than "
-      "the GDN stack at this\nbudget, which says nothing of them at "
-      "convergence.")
+  dense = results["cw-dense-l0.01.npz"]["vs_first"]
+
+  def dominates(d):  # Fewer bits and more PSNR, both beyond their CIs.
+    return d["bpp"]["ci95"][1] < 0 and d["psnr"]["ci95"][0] > 0
+
+  _require(not dominates(relaxed) and not dominates(dense),
+           "neither mechanism beats the defaults at both rate and quality")
+  _require(dense["psnr"]["ci95"][1] < 0, "the dense transforms lose PSNR")
+
+  def change(d, key, unit, digits):
+    low, high = d[key]["ci95"]
+    return (f"{d[key]['mean']:+.{digits}f} {unit} [{low:+.{digits}f}, "
+            f"{high:+.{digits}f}]")
+
+  return _fill(
+      "Neither moves the project's defaults. Two-stage training changes the "
+      f"rate by {change(relaxed, 'bpp', 'bpp', 3)} and PSNR by "
+      f"{change(relaxed, 'psnr', 'dB', 2)}, the dense-block transforms by "
+      f"{change(dense, 'bpp', 'bpp', 3)} and "
+      f"{change(dense, 'psnr', 'dB', 2)}. Neither gains both rate and "
+      "quality, and with one model each, which is better at equal rate is "
+      "not measured (that needs a curve of several λ each), so the simpler "
+      "choices stay: the single-stage band gradient and the GDN transforms. "
+      "At 2,000 steps this says nothing of either at convergence.")
 
 
 CW_MAP = {"cw-l0.01.npz": "map under its fitted factorized tables (default)",
-          "cw-map-l0.01.npz": "map in the context model's volume "
+          "cw-ctxmap-l0.01.npz": "map in the context model's volume "
                               "(`--map_model=context`)"}
 
 
@@ -719,10 +682,8 @@ def _cw_map_intro(root):
       "same seed both trainings gave the\nsame encoder, map and decoder, and "
       "the two files hold the same codes and\nthe same map: the rows differ "
       "only in how the map (and, through the\nmap's slice, the codes) are "
-      f"coded. (This retraining gave {base['bpp']:.3f} bpp and\n"
-      f"{base['psnr']:.2f} dB, the comparison table's λ = 0.01 point; the "
-      "first model above,\nfrom an earlier run of the same command, differs "
-      "by a few thousandths of\na bpp.)")
+      "coded. (The first model is the ablations' first:\n"
+      f"{base['bpp']:.3f} bpp and {base['psnr']:.2f} dB.)")
 
 
 @block("cw-map-reading")
