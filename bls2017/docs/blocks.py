@@ -461,21 +461,21 @@ def _cae_admm_modes_reading(root):
     return f"{abs(value):.3f} bpp {'more' if value > 0 else 'less'}"
 
   ssim_low, ssim_high = ssim["psnr"]["ci95"]
-  return _fill((
+  return _fill(
       "With its variables per crop and ten ADMM iterations in 1,000 steps, "
-      "ADMM\ndoes not help at this budget (one run each, so read it with the "
-      "rerun\nabove in mind): holding U at 0 gives "
-      f"{no_dual['psnr']['mean']:.2f} dB more for {bpp(no_dual)},\nand no "
+      "ADMM does not help at this budget (one run each, so read it with the "
+      "rerun above in mind): holding U at 0 gives "
+      f"{no_dual['psnr']['mean']:.2f} dB more for {bpp(no_dual)}, and no "
       f"ADMM term at all {off['psnr']['mean']:.2f} dB more for {bpp(off)} "
-      "(one point each, so\nwhether the rate buys the quality is not "
-      "measured). U accumulates z − Z at\nevery iteration in which a crop's "
-      "latents stay outside the projection's\nsupport, so the pull towards "
-      "Z − U keeps growing; at this budget the ADMM\npenalty seems to cost "
-      "the reconstruction more than it saves in rate. The MSE\nthen MSE + "
+      "(one point each, so whether the rate buys the quality is not "
+      "measured). U accumulates z − Z at every iteration in which a crop's "
+      "latents stay outside the projection's support, so the pull towards "
+      "Z − U keeps growing; at this budget the ADMM penalty seems to cost "
+      "the reconstruction more than it saves in rate. The MSE then MSE + "
       "SSIM schedule raises "
       f"SSIM by {ssim['ssim']['mean']:.3f}, as it should, at "
-      f"{bpp(ssim)}, with a PSNR\nchange of {ssim['psnr']['mean']:+.2f} dB "
-      f"[{ssim_low:+.2f}, {ssim_high:+.2f}].").replace("\n", " "))
+      f"{bpp(ssim)}, with a PSNR change of {ssim['psnr']['mean']:+.2f} dB "
+      f"[{ssim_low:+.2f}, {ssim_high:+.2f}].")
 
 
 # -------------------------------------------------------- content-weighted
@@ -588,9 +588,9 @@ def _cw_decoders_benchmark_reading(root):
       f"{lengths_bpp:.3f}\nbpp at 481×321, the rest is each string's "
       "termination and the 16-bit\nrounding of the CDFs), the code-by-code "
       f"streams {sequential:.1f} %. The files stay\nplane by plane because "
-      "that decoder is the fast one and runs in the\nexported SavedModel (TFC's range decoder needs every CDF of a "
-      "string before\nit decodes the first symbol, so it cannot code code by "
-      "code).")
+      "that decoder is the fast one and runs in the\nexported SavedModel "
+      "(TFC's range decoder needs every CDF of a string before\nit decodes "
+      "the first symbol, so it cannot code code by code).")
 
 
 CW_MECHANISMS = {

@@ -72,17 +72,27 @@ def test_unknown_block_and_a_reading_the_results_no_longer_bear(tmp_path,
     docs.update(str(tmp_path), check=True)
 
 
-# Files computed from other results files, not measured: the BD figures and
-# the paper's published curve.
-_DERIVED = ("bd.json", "bd_", "published/")
-# Measured before files recorded their machine; being measured again.
+# Folders measured before files recorded their machine; being measured
+# again.
 _PENDING = ("related/20k/",)
 
 
+def _computed(path):
+  """A file computed from other results files, not measured: the BD figures
+  (bd.json, bd_ANCHOR.json) and the paper's published curve."""
+  name = os.path.basename(path)
+  return (name == "bd.json" or name.startswith("bd_")
+          or path.startswith("published/"))
+
+
 def _records_machine(value):
+  """Whether a record names a machine: its CPU, cores and TensorFlow."""
   if isinstance(value, dict):
-    return "machine" in value or any(_records_machine(v)
-                                     for v in value.values())
+    machine = value.get("machine")
+    if isinstance(machine, dict) and all(
+        machine.get(k) for k in ("cpu", "cores", "tensorflow")):
+      return True
+    return any(_records_machine(v) for v in value.values())
   return isinstance(value, list) and any(_records_machine(v) for v in value)
 
 
@@ -92,10 +102,19 @@ def test_every_measured_results_file_records_its_machine():
   for folder, _, names in os.walk(results):
     for name in names:
       path = os.path.relpath(os.path.join(folder, name), results)
-      if not name.endswith(".json") or any(
-          part in path for part in _DERIVED + _PENDING):
+      if (not name.endswith(".json") or _computed(path)
+          or path.startswith(_PENDING)):
         continue
       with open(os.path.join(folder, name), encoding="utf-8") as f:
         if not _records_machine(json.load(f)):
           unrecorded.append(path)
   assert not unrecorded
+
+
+def test_a_record_without_a_real_machine_is_not_counted():
+  machine = {"cpu": "AMD EPYC", "cores": 2, "tensorflow": "2.14.1"}
+  assert _records_machine({"a": [{"machine": machine}]})
+  assert not _records_machine({"machine": None})
+  assert not _records_machine({"machine": dict(machine, cores=0)})
+  assert not _computed("related/cae_admm_ablation.json")
+  assert _computed("kodak/bd_webp.json") and _computed("rd/bd.json")
