@@ -7,8 +7,13 @@
                        "validation": [{"step", "hours", "bpp", "psnr",
                                        "ms_ssim", "ms_ssim_db", "loss"}],
                        "snapshot": {"file", "step"},
-                       "runs": [{"from_step", "to_step", "hours",
-                                 "machine"}]}}}
+                       "runs": [{"start", "from_step", "to_step",
+                                 "hours", "machine"}]}}}
+
+A run's "start" is what it resumed from: "checkpoint" (exactly where the
+last run stopped), "snapshot" (the committed weights, with a fresh
+optimizer state, where the state directory was lost), "parent" or
+"random". Runs recorded before it existed have none.
 
 Workers training at once update it under a file lock, each its own
 model's entry. Plain Python: `status` reads it without TensorFlow.

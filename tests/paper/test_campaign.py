@@ -259,8 +259,9 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     np.testing.assert_array_equal(a, b)
   entry = progress.read(ctx.progress_path)["models"]["base"]
   assert entry["status"] == "done" and entry["steps"] == 6
-  assert [(r["from_step"], r["to_step"]) for r in entry["runs"]] == [
-      (0, 3), (3, 5), (5, 6)]
+  assert [(r["start"], r["from_step"], r["to_step"])
+          for r in entry["runs"]] == [
+      ("random", 0, 3), ("checkpoint", 3, 5), ("checkpoint", 5, 6)]
   assert [v["step"] for v in entry["validation"]] == [3, 6]
   # The final model is validated again as float16: what its storage costs.
   final = entry["validation"][-1]
@@ -296,6 +297,9 @@ def test_lost_state_restarts_from_the_snapshot_then_child_from_parent(
   assert int(trainer.step.numpy()) == 4
   assert worker.run(plan.model("base"), lost, _StopAfter(10**6))
   assert worker.run(plan.model("gray"), lost, _StopAfter(10**6))
+  runs = progress.read(lost.progress_path)["models"]
+  assert [r["start"] for r in runs["base"]["runs"]] == ["random", "snapshot"]
+  assert [r["start"] for r in runs["gray"]["runs"]] == ["parent"]
   gray = model_file.load(str(tmp_path / "snapshots" / "gray.npz"))
   assert gray.model.channels == 1 and gray.model.gdn == "paper"
   campaign = gray.metadata["campaign"]
