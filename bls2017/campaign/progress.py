@@ -10,7 +10,7 @@
                        "runs": [{"start", "from_step", "to_step",
                                  "hours", "machine"}]}}}
 
-A run's "start" is what it resumed from: "checkpoint" (exactly where the
+A run's "start" is what it started from: "checkpoint" (exactly where the
 last run stopped), "snapshot" (the committed weights, with a fresh
 optimizer state, where the state directory was lost), "parent" or
 "random". Runs recorded before it existed have none.

@@ -271,7 +271,7 @@ def run(plan_model, ctx, stop=None):
   done = step >= plan_model.steps
   if done and step == first:  # Resumed at the end: validate it now.
     final = _milestone(trainer, ctx, state, valid, step, started)
-  _snapshot(trainer, ctx, (origin, first), step, hours, done,
+  _snapshot(trainer, ctx, origin, first, step, hours, done,
             final if done else None)
   how = "done" if done else "to be resumed"
   ctx.log(f"{name}: stopped at step {step} ({how}), {hours:.2f} h this run")
@@ -332,12 +332,11 @@ def _with_storage_cost(trainer, state, valid, step, weights, figures):
           100 * (figures["bpp"] / half["bpp"] - 1), 4))
 
 
-def _snapshot(trainer, ctx, start, step, hours, done, final=None):
-  """Writes the snapshot beside the plan, and records the run (`start`:
-  what it started from, as `start()` says, and at which step): the
-  training weights to resume from or, when done, the final model (`final`:
-  the better weights' name and model file, from `_milestone`)."""
-  origin, first = start
+def _snapshot(trainer, ctx, origin, first, step, hours, done, final=None):
+  """Writes the snapshot beside the plan, and records the run (`origin`:
+  what it started from at step `first`, as `start()` says): the training
+  weights to resume from or, when done, the final model (`final`: the
+  better weights' name and model file, from `_milestone`)."""
   plan_model = trainer.plan
   path = ctx.snapshot_path(plan_model.name)
   os.makedirs(ctx.snapshot_dir, exist_ok=True)
