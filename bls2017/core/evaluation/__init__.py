@@ -57,24 +57,59 @@ def run(codecs, names, paths, baseline_codecs, anchors, output_dir,
   machine = timing.machine()
   clock = results.PhaseClock(os.path.join(output_dir, "timings.json"),
                              machine)
-  curves, descriptions = {}, dict(baselines.DESCRIPTIONS)
-
-  def write_method(method):
-    # Written as soon as a curve gains a point: a long run leaves results.
-    description = descriptions[method]
-    if method not in baselines.DESCRIPTIONS:
-      description += " (" + ", ".join(
-          s["model"] for s in curves[method]) + ")"
-    results.write_json(
-        os.path.join(output_dir, f"{method}.json"),
-        dict(results.compressai_json(method, description, curves[method]),
-             machine=machine))
-
+  curves = _CurveFiles(output_dir, machine)
   if codecs:
     results.write_json(os.path.join(output_dir, "training.json"), {
         "models": [measure.training_record(name, codec)
                    for name, codec in zip(names, codecs)],
         "machine": machine})
+  per_model, rows = _evaluate_models(names, codecs, paths, curves, clock,
+                                     progress)
+  # What each codec made of each image, shared by the sweep and all the
+  # rate matching: {codec: {(path, channels): Measured}}.
+  measured = {baseline: {} for baseline in baseline_codecs}
+  rows += _evaluate_baselines(baseline_codecs, paths, measured, curves,
+                              clock, progress)
+  results.write_csv(os.path.join(output_dir, "per_image.csv"), rows)
+  _rate_match(names, codecs, per_model, baseline_codecs, paths, measured,
+              clock, output_dir, progress)
+  with clock.phase("BD-rates and plots"):
+    bd = _compare(curves.curves, references, anchors, output_dir, machine,
+                  len(paths))
+    if codecs:
+      measure.visual_figure(codecs[0], paths[0], baseline_codecs,
+                            os.path.join(output_dir, "visual.png"))
+  return curves.curves, bd
+
+
+class _CurveFiles:
+  """Each method's curve, rewritten to METHOD.json as soon as it gains a
+  point, so that a long run leaves results behind."""
+
+  def __init__(self, output_dir, machine):
+    self.output_dir, self.machine = output_dir, machine
+    self.curves, self.descriptions = {}, dict(baselines.DESCRIPTIONS)
+
+  def set(self, method, summaries, description=None):
+    self.curves[method] = summaries
+    self.descriptions.setdefault(method, description)
+    self._write(method)
+
+  def _write(self, method):
+    description = self.descriptions[method]
+    if method not in baselines.DESCRIPTIONS:
+      description += " (" + ", ".join(
+          s["model"] for s in self.curves[method]) + ")"
+    results.write_json(
+        os.path.join(self.output_dir, f"{method}.json"),
+        dict(results.compressai_json(method, description,
+                                     self.curves[method]),
+             machine=self.machine))
+
+
+def _evaluate_models(names, codecs, paths, curves, clock, progress):
+  """Measures each model on every image; returns (its records per model,
+  the per-image rows)."""
   per_model, rows = [], []
   for name, codec in zip(names, codecs):
     with clock.phase(f"model {name}"):
@@ -82,32 +117,26 @@ def run(codecs, names, paths, baseline_codecs, anchors, output_dir,
     per_model.append(records)
     # Grayscale models are measured on luma: a curve of their own.
     method = codec.method + ("" if codec.channels == 3 else "-gray")
-    descriptions.setdefault(method, codec.description)
     rows += [dict(method=method, model=name, **r) for r in records]
-    curves.setdefault(method, []).append(
-        dict(measure.summarize(records), model=name))
-    write_method(method)
-  # What each codec made of each image, shared by the sweep and all the
-  # rate matching: {codec: {(path, channels): Measured}}.
-  measured = {baseline: {} for baseline in baseline_codecs}
+    summaries = curves.curves.get(method, [])
+    curves.set(method, summaries + [dict(measure.summarize(records),
+                                         model=name)], codec.description)
+  return per_model, rows
+
+
+def _evaluate_baselines(baseline_codecs, paths, measured, curves, clock,
+                        progress):
+  """Sweeps each classical codec's quality over every image; returns the
+  per-image rows."""
+  rows = []
   for baseline in baseline_codecs:
     with clock.phase(f"{baseline} quality sweep"):
       sweep = measure.evaluate_baseline(baseline, paths, progress=progress,
                                         measured=measured[baseline])
-    curves[baseline] = [dict(measure.summarize(r), quality=q)
-                        for q, r in sweep.items()]
+    curves.set(baseline, [dict(measure.summarize(r), quality=q)
+                          for q, r in sweep.items()])
     rows += [dict(method=baseline, **r) for rs in sweep.values() for r in rs]
-    write_method(baseline)
-  results.write_csv(os.path.join(output_dir, "per_image.csv"), rows)
-  _rate_match(names, codecs, per_model, baseline_codecs, paths, measured,
-              clock, output_dir, progress)
-  with clock.phase("BD-rates and plots"):
-    bd = _compare(curves, references, anchors, output_dir, machine,
-                  len(paths))
-    if codecs:
-      measure.visual_figure(codecs[0], paths[0], baseline_codecs,
-                            os.path.join(output_dir, "visual.png"))
-  return curves, bd
+  return rows
 
 
 def _rate_match(names, codecs, per_model, baseline_codecs, paths, measured,
