@@ -233,7 +233,7 @@ def run(plan_model, ctx, stop=None):
                                               ctx.plan.data.valid))
   started = last_save = time.time()
   final = None
-  sums, count, tick = {}, 0, time.perf_counter()
+  window = _LogWindow()
   step = first
   while (step < plan_model.steps and time.time() < ctx.deadline
          and not stop.requested):
@@ -242,30 +242,21 @@ def run(plan_model, ctx, stop=None):
                              plan_model.batchsize, plan_model.seed, step)
     terms = trainer.train_step(tf.constant(batch))
     step += 1
-    for key, value in terms.items():
-      sums[key] = sums.get(key, 0.0) + float(value)
-    count += 1
+    window.add(terms)
     if not np.isfinite(float(terms["loss"])):
       raise FloatingPointError(
           f"{name}: the loss became NaN or Inf at step {step}; the last "
           f"good checkpoint is in {state}/ckpt.")
     if step % LOG_EVERY == 0 or step == plan_model.steps:
-      seconds = (time.perf_counter() - tick) / count
-      means = {k: v / count for k, v in sums.items()}
-      ctx.log(f"{name} step {step}/{plan_model.steps} loss "
-              f"{means['loss']:.4f} bpp {means['bpp']:.4f} mse "
-              f"{means['mse']:.2f} gradient norm {means['grad_norm']:.1f} "
-              f"({seconds:.3f} s/step)")
       # The first window of a run includes tracing the step: not timed.
-      _record_training(ctx, name, step, means, phase.patchsize,
-                       seconds if step - first > LOG_EVERY else None)
-      sums, count, tick = {}, 0, time.perf_counter()
+      window.report(ctx, plan_model, step, phase.patchsize,
+                    timed=step - first > LOG_EVERY)
     if time.time() - last_save > ctx.plan.checkpoint_minutes * 60:
       trainer.manager.save()
       last_save = time.time()
     if step in plan_model.milestones or step == plan_model.steps:
       final = _milestone(trainer, ctx, state, valid, step, started)
-      tick = time.perf_counter()
+      window.restart_clock()
   trainer.manager.save()
   hours = (time.time() - started) / 3600
   done = step >= plan_model.steps
@@ -278,13 +269,39 @@ def run(plan_model, ctx, stop=None):
   return done
 
 
-def _record_training(ctx, name, step, means, patchsize, seconds):
-  with progress.entry(ctx.progress_path, name) as entry:
-    entry["steps"] = step
-    entry["train"] = {"step": step} | {k: round(v, 5)
-                                       for k, v in means.items()}
-    if seconds is not None:
-      entry["seconds_per_step"][str(patchsize)] = round(seconds, 4)
+class _LogWindow:
+  """The mean training terms and seconds per step since the last report:
+  logged, and recorded in the progress file."""
+
+  def __init__(self):
+    self._reset()
+
+  def _reset(self):
+    self.sums, self.count = {}, 0
+    self.restart_clock()
+
+  def restart_clock(self):
+    self.tick = time.perf_counter()
+
+  def add(self, terms):
+    for key, value in terms.items():
+      self.sums[key] = self.sums.get(key, 0.0) + float(value)
+    self.count += 1
+
+  def report(self, ctx, plan_model, step, patchsize, timed):
+    seconds = (time.perf_counter() - self.tick) / self.count
+    means = {k: v / self.count for k, v in self.sums.items()}
+    ctx.log(f"{plan_model.name} step {step}/{plan_model.steps} loss "
+            f"{means['loss']:.4f} bpp {means['bpp']:.4f} mse "
+            f"{means['mse']:.2f} gradient norm {means['grad_norm']:.1f} "
+            f"({seconds:.3f} s/step)")
+    with progress.entry(ctx.progress_path, plan_model.name) as entry:
+      entry["steps"] = step
+      entry["train"] = {"step": step} | {k: round(v, 5)
+                                         for k, v in means.items()}
+      if timed:
+        entry["seconds_per_step"][str(patchsize)] = round(seconds, 4)
+    self._reset()
 
 
 WEIGHTS = ("raw", "ema")  # The training weights and their moving average.
