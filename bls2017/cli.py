@@ -113,13 +113,13 @@ def _models(args):
     from bls2017.docs import tables  # pylint: disable=import-outside-toplevel
     print(tables.zoo_table(zoo.catalog()))
     return
-  print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}{'steps':>8}"
-        f"{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")
+  print(f"{'name':<24}{'ch':>3}{'lambda':>8}{'filters':>8}{'GDN':>11}"
+        f"{'steps':>8}{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")
   for name, entry in zoo.catalog().items():
     figures = entry.get("validation", {})
     steps = entry["training"].get("total_steps") or entry["training"]["steps"]
     print(f"{name:<24}{entry['channels']:>3}{entry['lambda']:>8g}"
-          f"{entry['num_filters']:>8}{steps:>8}"
+          f"{entry['num_filters']:>8}{zoo.gdn(entry):>11}{steps:>8}"
           f"{figures.get('bpp', float('nan')):>8.3f}"
           f"{figures.get('psnr', float('nan')):>8.2f}"
           f"{figures.get('ms_ssim', float('nan')):>9.4f}")

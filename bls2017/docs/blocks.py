@@ -74,6 +74,37 @@ def _zoo_table(root):
   return tables.zoo_table(zoo.catalog())
 
 
+@block("zoo-origin")
+def _zoo_origin(root):
+  """Which trainer made each shipped model, and which started from random
+  weights (a record without a warm start), from models.json."""
+  del root
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  catalog = zoo.catalog()
+  by_trainer = {}
+  for name, entry in catalog.items():
+    trainer = ("the ladder campaign (`python -m bls2017.campaign`)"
+               if "campaign" in entry["training"] else "`bls2017 train`")
+    by_trainer.setdefault(trainer, []).append(name)
+  sentences = []
+  for trainer, names in by_trainer.items():
+    bases = [n for n in names if "warm_start" not in catalog[n]["training"]]
+    _require(bases, f"some model of {trainer} started from random weights")
+    others = len(names) - len(bases)
+    rest = (f", the {'other' if others == 1 else 'others'} warm-started "
+            "from a trained neighbour" if others else "")
+    sentences.append(f"{_names(names)} by {trainer}: {_names(bases)} from "
+                     f"random weights{rest}.")
+  return _fill(" ".join(sentences))
+
+
+def _names(names):
+  """`a`, `b` and `c`."""
+  quoted = [f"`{n}`" for n in names]
+  return (", ".join(quoted[:-1]) + " and " if len(quoted) > 1 else
+          "") + quoted[-1]
+
+
 # The classical codecs the zoo is compared with, in the pages' order.
 ANCHORS = {"jpeg": "JPEG (4:2:0)", "jpeg2000": "JPEG 2000 (9/7, MCT)",
            "webp": "WebP", "avif": "AVIF"}

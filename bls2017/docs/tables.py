@@ -5,6 +5,7 @@ table's text, header rows included; numbers keep the digits the pages show.
 
 import numpy as np
 
+from bls2017 import zoo
 from bls2017.core import baselines, metrics
 
 _BD_HEADER = ["BD-rate, PSNR | BD-PSNR | BD-rate, MS-SSIM (dB) | BD-MS-SSIM |",
@@ -131,16 +132,17 @@ def ablation_table(results, labels, figures):
 def zoo_table(catalog):
   """The shipped models' validation figures, from the catalog
   (`zoo.catalog()`; `bls2017 models --markdown` prints it)."""
-  rows = ["| model | | λ | steps | hours | bpp | over info. content | "
-          "PSNR (dB) | MS-SSIM | MS-SSIM (dB) |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+  rows = ["| model | | λ | filters | GDN | steps | hours | bpp | "
+          "over info. content | PSNR (dB) | MS-SSIM | MS-SSIM (dB) |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for name, entry in catalog.items():
     training, figures = entry["training"], entry["validation"]
     steps = training.get("total_steps") or training["steps"]
     overhead = figures["bpp"] / figures["estimated_bpp"] - 1
     rows.append(
         f"| {name} | {'RGB' if entry['channels'] == 3 else 'gray'} | "
-        f"{entry['lambda']:g} | {steps:,} | {training['wall_time_hours']:.2f} "
+        f"{entry['lambda']:g} | {entry['num_filters']} | {zoo.gdn(entry)} | "
+        f"{steps:,} | {training['wall_time_hours']:.2f} "
         f"| {figures['bpp']:.3f} | {100 * overhead:.2f} % | "
         f"{figures['psnr']:.2f} | {figures['ms_ssim']:.4f} | "
         f"{figures['ms_ssim_db']:.2f} |")

@@ -29,3 +29,10 @@ def catalog():
 def ladder(channels):
   """Names of the models shipped here with `channels`, in increasing rate."""
   return CATALOG.ladder(channels)
+
+
+def gdn(entry):
+  """The GDN form of a catalog entry: "paper" or "simplified" (entries
+  shipped before the option name none and are simplified, as their model
+  files are)."""
+  return entry.get("gdn", "simplified")

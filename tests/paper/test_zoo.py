@@ -167,6 +167,9 @@ def test_zoo_model_round_trips_and_keeps_its_rate(name, encoded_elsewhere):
   assert model.fingerprint.hex() == entry["fingerprint"]
   assert (model.channels, model.model.lmbda) == (entry["channels"],
                                                  entry["lambda"])
+  # What the pages' table says of its transforms is what the file holds.
+  assert (model.model.num_filters, model.model.gdn) == (
+      entry["num_filters"], zoo.gdn(entry))
   x = _sample(model.channels)
   data = model.compress(x)
   # Within a few bytes, not exact: oneDNN picks kernels by CPU, and the
@@ -195,6 +198,12 @@ def test_models_markdown_is_the_catalogs_table(capsys):
   table = capsys.readouterr().out.strip()
   assert table == tables.zoo_table(zoo.catalog())
   assert len(table.splitlines()) == 2 + len(NAMES)
+
+
+def test_entries_without_a_gdn_form_are_simplified():
+  """As model files written before the option load (bls2017.paper.model)."""
+  assert zoo.gdn({"channels": 3}) == "simplified"
+  assert zoo.gdn({"gdn": "paper"}) == "paper"
 
 
 def _target_bytes_to_bpp(num_bytes, x):
@@ -236,9 +245,11 @@ def test_target_bpp_and_model_are_exclusive(capsys):
 def test_models_lists_every_zoo_model(capsys):
   assert run_cli("models") == 0
   printed = capsys.readouterr().out
+  rows = {line.split()[0]: line.split() for line in printed.splitlines()}
   for name, entry in zoo.catalog().items():
-    assert name in printed
-    assert f"{entry['validation']['bpp']:.3f}" in printed
+    assert f"{entry['validation']['bpp']:.3f}" in rows[name]
+    assert str(entry["num_filters"]) in rows[name]
+    assert zoo.gdn(entry) in rows[name]
   json.dumps(zoo.catalog())  # Serialisable as shipped.
 
 
