@@ -4,9 +4,12 @@
         folder/models.json   {name: entry}: channels, lambda, fingerprint,
                              training record, validation figures
         folder/NAME.npz      the model file of NAME
+        folder/replaced.json {fingerprint: record} of the models shipped
+                             once under a name and replaced since
 
     name or path --resolve--> a model file path
     bitstream header fingerprint --find--> the shipped model that wrote it
+                                 --find_replaced--> or the one replaced since
 
 The core knows no catalog by name: each system's package declares its own
 (the paper's is `bls2017.zoo`), and the lookups here read the catalogs of
@@ -68,6 +71,22 @@ class Catalog:
     return next((name for name, entry in self.entries().items()
                  if entry.get("fingerprint") == fingerprint.hex()), None)
 
+  @property
+  def replaced_path(self):
+    return os.path.join(self.folder, "replaced.json")
+
+  def replaced(self):
+    """{fingerprint hex: record} of the models this catalog once shipped
+    and has replaced since under the same name: "name", "revision" (the
+    last revision of this project that shipped it, or None), "replaced_by"
+    (the new model's fingerprint) and "entry" (its models.json entry
+    then). {} when the folder has no replaced.json."""
+    try:
+      with open(self.replaced_path) as f:
+        return json.load(f)
+    except FileNotFoundError:
+      return {}
+
 
 def catalogs():
   """The registered systems' catalogs, in registration order."""
@@ -121,3 +140,10 @@ def find(fingerprint):
   """Name of the shipped model with this 4-byte fingerprint, or None."""
   return next((name for name in (c.find(fingerprint) for c in catalogs())
                if name), None)
+
+
+def find_replaced(fingerprint):
+  """The record (`Catalog.replaced`) of a model once shipped with this
+  4-byte fingerprint and replaced since, or None."""
+  return next((record for record in (c.replaced().get(fingerprint.hex())
+                                     for c in catalogs()) if record), None)

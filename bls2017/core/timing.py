@@ -54,7 +54,7 @@ def machine():
           # The vector and matrix instructions that speed the training step.
           "isa": sorted(flags & {"avx2", "fma", "avx512f", "avx512_bf16",
                                  "amx_bf16", "amx_tile"}),
-          "python": platform.python_version(), "commit": _commit(),
+          "python": platform.python_version(), "commit": commit(),
           "codec_libraries": codec_libraries()} | versions
 
 
@@ -71,7 +71,7 @@ def codec_libraries():
   return versions
 
 
-def _commit():
+def commit():
   """The git commit of the checkout the bls2017 package runs from (None
   outside one); "+" marks uncommitted changes to the package."""
   here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -74,6 +74,13 @@ def _zoo_table(root):
   return tables.zoo_table(zoo.catalog())
 
 
+@block("zoo-replaced")
+def _zoo_replaced(root):
+  del root  # The records ship inside the package.
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  return tables.replaced_table(zoo.catalog(), zoo.CATALOG.replaced())
+
+
 @block("zoo-origin")
 def _zoo_origin(root):
   """Which trainer made each shipped model, and which started from random

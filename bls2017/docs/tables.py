@@ -148,6 +148,31 @@ def zoo_table(catalog):
         f"{figures['ms_ssim_db']:.2f} |")
   return "\n".join(rows)
 
+def replaced_table(catalog, replaced):
+  """Each shipped model that replaced earlier ones under its name, after
+  them (`Catalog.replaced()`): how each was made and what it measured on
+  the validation set."""
+  rows = ["| model | | filters | GDN | steps | hours | bpp | PSNR (dB) | "
+          "MS-SSIM |", "|---|---|---|---|---|---|---|---|---|"]
+  for name, entry in catalog.items():
+    chain = [("now", entry)]
+    by_successor = {r["replaced_by"]: r for r in replaced.values()
+                    if r["name"] == name}
+    while chain[0][1]["fingerprint"] in by_successor:
+      record = by_successor[chain[0][1]["fingerprint"]]
+      revision = record.get("revision")
+      chain.insert(0, (f"until {revision[:7]}" if revision else "before",
+                       record["entry"]))
+    for label, shipped in chain if len(chain) > 1 else ():
+      training, figures = shipped["training"], shipped["validation"]
+      steps = training.get("total_steps") or training["steps"]
+      rows.append(
+          f"| {name} | {label} | {shipped['num_filters']} | "
+          f"{zoo.gdn(shipped)} | {steps:,} | "
+          f"{training['wall_time_hours']:.2f} | {figures['bpp']:.3f} | "
+          f"{figures['psnr']:.2f} | {figures['ms_ssim']:.4f} |")
+  return "\n".join(rows)
+
 def compaction_table(result):
   """The README's table of a compaction result (the JSON `main` writes)."""
   lines = ["| model | stored as | file (MiB) | bpp | PSNR (dB) | "

@@ -7,7 +7,9 @@ Writes MODEL_PATH's weights (float16) and freshly built range-coding tables
 to bls2017/zoo/NAME.npz, measures it on the validation
 images (real bitstreams) and writes its entry in models.json: channels,
 lambda, filters, fingerprint, the training command and step count stored in
-the model file, the hardware and wall time given, and the figures.
+the model file, the hardware and wall time given, and the figures. Where
+another model was shipped under NAME, its entry moves to replaced.json
+with the last revision that shipped it (`Catalog.replaced`).
 """
 
 import json
@@ -16,7 +18,7 @@ import os
 from absl.flags import argparse_flags
 
 from bls2017 import zoo
-from bls2017.core import commands, images, lazy, stored_weights
+from bls2017.core import commands, images, lazy, stored_weights, timing
 
 # Loaded at first use: --help and usage errors answer before TensorFlow.
 evaluation = lazy.module("bls2017.core.evaluation")
@@ -78,6 +80,9 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
   # A fixed image every checkout has, to test the shipped file against.
   sample = images.read(images.sample_photo(), model_codec.channels)
   catalog = zoo.catalog()
+  if name in catalog and (catalog[name]["fingerprint"] !=
+                          loaded.fingerprint.hex()):
+    _keep_replaced(name, catalog[name], loaded.fingerprint.hex())
   model = loaded.model
   catalog[name] = {
       "channels": model.channels, "lambda": model.lmbda,
@@ -100,6 +105,19 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
   with images.atomic_output(zoo.CATALOG.index_path) as f:
     f.write((json.dumps(ordered, indent=2) + "\n").encode())
   return catalog[name]
+
+
+def _keep_replaced(name, entry, fingerprint):
+  """Records the model `name` shipped until now in replaced.json, so that
+  its bitstreams are refused by name and revision, and its figures stay
+  beside its successor's."""
+  replaced = zoo.CATALOG.replaced()
+  revision = timing.commit()
+  replaced[entry["fingerprint"]] = {
+      "name": name, "revision": revision and revision.rstrip("+"),
+      "replaced_by": fingerprint, "entry": entry}
+  with images.atomic_output(zoo.CATALOG.replaced_path) as f:
+    f.write((json.dumps(replaced, indent=2) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -126,6 +126,34 @@ def test_wrong_model_error_names_the_shipped_model_that_wrote_it(
   assert "pass --model bls2017-mse-2" in err
 
 
+def test_a_replaced_shipped_models_bitstream_is_refused_by_name(
+    rgb_model_path, other_rgb_model_path, write_image, tmp_path, capsys,
+    monkeypatch):
+  """A bitstream of a model that a catalog shipped once and has replaced
+  since: one line naming it and the revision that has its file, with or
+  without --model."""
+  import json  # pylint: disable=import-outside-toplevel
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  from bls2017.core import catalog  # pylint: disable=import-outside-toplevel
+  path, _ = write_image(32, 32)
+  data = tmp_path / "old.tfci"
+  assert run_cli("compress", path, data, "--model_path", rgb_model_path) == 0
+  fingerprint = codec.load(rgb_model_path).fingerprint.hex()
+  monkeypatch.setattr(zoo, "CATALOG", catalog.Catalog(str(tmp_path)))
+  (tmp_path / "replaced.json").write_text(json.dumps({fingerprint: {
+      "name": "toy-1", "revision": "0123456789abcdef", "replaced_by": "x",
+      "entry": {}}}))
+  capsys.readouterr()
+  for model in ((), ("--model_path", other_rgb_model_path)):
+    assert run_cli("decompress", data, *model) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert (f"written by toy-1 as shipped before it was replaced (model "
+            f"{fingerprint}); decode it with --model and that model's file "
+            "from revision 0123456789ab of this project") in err
+    assert not os.path.exists(str(data) + ".png")
+
+
 def test_unknown_model_name(write_image, capsys):
   path, _ = write_image(16, 16)
   assert run_cli("compress", path, "--model", "no-such-model") == 1

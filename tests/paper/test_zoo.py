@@ -206,6 +206,35 @@ def test_entries_without_a_gdn_form_are_simplified():
   assert zoo.gdn({"gdn": "paper"}) == "paper"
 
 
+REPLACED = zoo.CATALOG.replaced()
+
+
+def test_each_replaced_models_record_leads_to_its_successor():
+  catalog = zoo.catalog()
+  for fingerprint, record in REPLACED.items():
+    assert record["entry"]["fingerprint"] == fingerprint
+    successor = record["replaced_by"]
+    while successor != catalog[record["name"]]["fingerprint"]:
+      successor = REPLACED[successor]["replaced_by"]  # Replaced again.
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fingerprint", sorted(REPLACED))
+def test_the_revision_named_for_a_replaced_model_has_its_file(fingerprint,
+                                                              tmp_path):
+  """What the refusal of its bitstreams tells the user to decode with."""
+  record = REPLACED[fingerprint]
+  if subprocess.run(["git", "cat-file", "-e",
+                     f"{record['revision']}^{{commit}}"],
+                    cwd=ROOT, capture_output=True).returncode:
+    pytest.skip("needs the repository's history (a full clone)")
+  path = tmp_path / "old.npz"
+  with open(path, "wb") as f:
+    subprocess.run(["git", "show", f"{record['revision']}:bls2017/zoo/"
+                    f"{record['name']}.npz"], stdout=f, cwd=ROOT, check=True)
+  assert codec.load(str(path)).fingerprint.hex() == fingerprint
+
+
 def _target_bytes_to_bpp(num_bytes, x):
   return 8 * num_bytes / (x.shape[0] * x.shape[1])
 

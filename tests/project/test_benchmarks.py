@@ -80,6 +80,21 @@ def test_zoo_command_ships_a_model_with_its_record(tmp_path, write_image,
   with np.load(tmp_path / "toy-1.npz") as shipped:  # --weights_dtype int8:
     assert any(name.startswith("spatial_scale_")  # kernels as int8 taps.
                for name in shipped.files)
+  # Shipped again, the same model replaces nothing; another model under
+  # the name keeps the record it replaces in replaced.json.
+  zoo_command.ship("toy-1", model_path, os.path.dirname(path), "2 CPU cores",
+                   0.2, weights_dtype="int8")
+  assert zoo.CATALOG.replaced() == {}
+  before = zoo.catalog()["toy-1"]
+  zoo_command.ship("toy-1", make_model_file(tmp_path / "other.npz", 3,
+                                            num_filters=32, seed=1),
+                   os.path.dirname(path), "2 CPU cores", 0.3)
+  after = zoo.catalog()["toy-1"]
+  assert after["fingerprint"] != before["fingerprint"] == entry["fingerprint"]
+  assert zoo.CATALOG.replaced() == {before["fingerprint"]: {
+      "name": "toy-1", "revision": zoo.CATALOG.replaced()[
+          before["fingerprint"]]["revision"],
+      "replaced_by": after["fingerprint"], "entry": before}}
 
 
 def test_evaluate_benchmark_needs_enough_large_images(tmp_path, write_image):

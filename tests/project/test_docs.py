@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bls2017.docs import blocks, pages as docs
+from bls2017.docs import blocks, pages as docs, tables
 from helpers.commands import ROOT
 
 
@@ -118,3 +118,25 @@ def test_a_record_without_a_real_machine_is_not_counted():
   assert not _records_machine({"machine": dict(machine, cores=0)})
   assert not _computed("related/cae_admm_ablation.json")
   assert _computed("kodak/bd_webp.json") and _computed("rd/bd.json")
+
+
+def _zoo_entry(fingerprint, steps, **fields):
+  return {"fingerprint": fingerprint, "num_filters": 8, **fields,
+          "training": {"steps": steps, "wall_time_hours": 1.0},
+          "validation": {"bpp": 0.5, "psnr": 30.0, "ms_ssim": 0.97}}
+
+
+def test_replaced_models_stand_before_their_successor_oldest_first():
+  catalog = {"a": _zoo_entry("a3", 30, gdn="paper"), "b": _zoo_entry("b", 5)}
+  replaced = {  # Out of order on purpose; "b" replaced nothing.
+      "a2": {"name": "a", "revision": None, "replaced_by": "a3",
+             "entry": _zoo_entry("a2", 20)},
+      "a1": {"name": "a", "revision": "1111111ffff", "replaced_by": "a2",
+             "entry": _zoo_entry("a1", 10)}}
+  rows = [row.split(" | ") for row in
+          tables.replaced_table(catalog, replaced).splitlines()[2:]]
+  assert [(r[0], r[1], r[3], r[4]) for r in rows] == [
+      ("| a", "until 1111111", "simplified", "10"),
+      ("| a", "before", "simplified", "20"),
+      ("| a", "now", "paper", "30")]
+

@@ -165,14 +165,14 @@ def _decompress(args):
   # wrote it (the default).
   if not args.model_path:
     header, _ = bitstream.unpack(data)
-    codec = saved_codec.open_codec(catalog.find(header.fingerprint))
+    codec = saved_codec.open_codec(_shipped_writer(header.fingerprint))
   else:
     header, _ = bitstream.unpack(data, magic=_magic_of(args.model_path))
     codec = saved_codec.open_codec(args.model_path)
     try:
       bitstream.check_written_by(header, codec.fingerprint, codec.magic)
     except bitstream.WrongModelError as e:
-      shipped = catalog.find(e.written_by)
+      shipped = _shipped_writer(e.written_by)
       if not shipped:
         raise
       raise bitstream.WrongModelError(
@@ -182,6 +182,22 @@ def _decompress(args):
   x_hat = codec.decompress(data, header)
   images.write_png(output, x_hat)
   print(f"Wrote {output}: {x_hat.shape[1]}x{x_hat.shape[0]}")
+
+
+def _shipped_writer(fingerprint):
+  """The shipped model that wrote a bitstream, or None; a model shipped
+  once and replaced since is refused by name, with the revision that has
+  its file (a WrongModelError)."""
+  name = catalog.find(fingerprint)
+  replaced = None if name else catalog.find_replaced(fingerprint)
+  if replaced:
+    where = (f"revision {replaced['revision'][:12]} of this project"
+             if replaced.get("revision") else "a release that shipped it")
+    raise bitstream.WrongModelError(
+        f"bitstream was written by {replaced['name']} as shipped before it "
+        f"was replaced (model {fingerprint.hex()}); decode it with --model "
+        f"and that model's file from {where}.", fingerprint)
+  return name
 
 
 def _magic_of(name_or_path):
