@@ -766,6 +766,15 @@ def _kodak_curve(root):
   return tables.curves_table(merged, {"bls2017": ("bls2017", models)})
 
 
+@block("kodak-paper-gap")
+def _kodak_paper_gap(root):
+  models = [r["model"] for r in _json(root, KODAK, "training.json")["models"]]
+  ours = _json(root, KODAK, "bls2017.json")["results"]
+  paper = _json(root, "results/published/paper_kodak.json")["results"]
+  return tables.reference_gap_table(models, ours, paper,
+                                    "the paper's curve")
+
+
 @block("kodak-machine")
 def _kodak_machine(root):
   machine = _json(root, KODAK, "bls2017.json")["machine"]

@@ -96,6 +96,30 @@ def curves_table(merged, labels):
         f"{s['encoding_time']:.3f} | {s['decoding_time']:.3f} |")
   return "\n".join(lines)
 
+def reference_gap_table(settings, points, reference, label):
+  """Each point's PSNR against a reference curve's at the same rate.
+
+  settings: a label per point; points and reference: {"bpp": [...],
+  "psnr-rgb": [...]} (CompressAI's results layout); label: the reference's
+  name in the header. The reference's PSNR is
+  interpolated linearly in log(bpp) between its points, and not beyond
+  them ("—").
+  """
+  log_bpp = np.log(reference["bpp"])
+  order = np.argsort(log_bpp)
+  lines = [f"| model | bpp | PSNR (dB) | {label} at that bpp (dB) | "
+           "difference (dB) |", "|---|---|---|---|---|"]
+  for setting, bpp, psnr in zip(settings, points["bpp"], points["psnr-rgb"]):
+    x = np.log(bpp)
+    if log_bpp.min() <= x <= log_bpp.max():
+      theirs = float(np.interp(x, log_bpp[order],
+                               np.asarray(reference["psnr-rgb"])[order]))
+      cells = f"{theirs:.2f} | {psnr - theirs:+.2f}"
+    else:
+      cells = "— | —"
+    lines.append(f"| {setting} | {bpp:.3f} | {psnr:.2f} | {cells} |")
+  return "\n".join(lines)
+
 def training_table(records):
   """Markdown table of training.json's records: each model's own steps,
   the model it was warm-started from, its total steps and hours."""

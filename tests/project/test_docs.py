@@ -140,3 +140,15 @@ def test_replaced_models_stand_before_their_successor_oldest_first():
       ("| a", "before", "simplified", "20"),
       ("| a", "now", "paper", "30")]
 
+
+def test_gap_to_a_reference_is_read_off_its_curve_in_log_rate():
+  reference = {"bpp": [0.4, 0.1], "psnr-rgb": [30.0, 26.0]}  # Unsorted.
+  points = {"bpp": [0.2, 0.4, 0.8], "psnr-rgb": [27.0, 31.5, 33.0]}
+  rows = tables.reference_gap_table(["a", "b", "c"], points, reference,
+                                    "ref").splitlines()
+  assert rows[0].startswith("| model | bpp | PSNR (dB) | ref at that bpp")
+  # 0.2 lies halfway between 0.1 and 0.4 in log(bpp); 0.8 is beyond them.
+  assert rows[2:] == ["| a | 0.200 | 27.00 | 28.00 | -1.00 |",
+                      "| b | 0.400 | 31.50 | 30.00 | +1.50 |",
+                      "| c | 0.800 | 33.00 | — | — |"]
+
