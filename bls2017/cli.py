@@ -10,11 +10,12 @@
     bls2017 relaxed_vs_real photos/       # the paper's figure 4 check
 """
 
+import json
 import os
 
 from bls2017 import paper, zoo
 from bls2017.core import (baselines, commands, images, lazy, stored_weights,
-                          train_config)
+                          timing, train_config)
 
 # Loaded on first use: parsing the command line needs no TensorFlow.
 metrics = lazy.module("bls2017.core.metrics")
@@ -71,8 +72,8 @@ def _add_other_parsers(subparsers):
                  help="Image to compress. Default: a photograph shipped "
                  "with matplotlib (grace_hopper.jpg).")
   p.add_argument("--output_dir", default=".",
-                 help="Where to write the .tfci, its decoded PNG and the "
-                 "JPEG.")
+                 help="Where to write the .tfci, its decoded PNG, the JPEG, "
+                 "the crops side by side and the figures as JSON.")
   commands.add_model_flag(p)
   p.set_defaults(command=_demo)
 
@@ -160,25 +161,44 @@ def _demo(args):
   quality, jpeg = baselines.match_size("jpeg", x, len(data))
   with images.atomic_output(stem + ".jpeg.jpg") as f:
     f.write(jpeg)
+  name = args.model_path or zoo.DEFAULT
   print(f"{os.path.basename(path)}: {x.shape[1]}x{x.shape[0]}, model "
-        f"{args.model_path or zoo.DEFAULT} "
-        f"(lambda={codec.model.lmbda:g}, {codec.fingerprint.hex()})")
+        f"{name} (lambda={codec.model.lmbda:g}, {codec.fingerprint.hex()})")
+  decoded = {"bls2017": x_hat,
+             "jpeg": baselines.decode(jpeg, codec.channels)}
+  rows = [_demo_row("bls2017", "bls2017", x, data, x_hat),
+          _demo_row("jpeg", f"JPEG q={quality} (<= size)", x, jpeg,
+                    decoded["jpeg"], quality=quality)]
   print(f"{'codec':<22}{'bytes':>8}{'bpp':>8}{'PSNR dB':>9}"
         f"{'MS-SSIM':>9}{'(dB)':>7}")
-  panels = [("original", x)]
-  for label, size, decoded in (
-      ("bls2017", len(data), x_hat),
-      (f"JPEG q={quality} (<= size)", len(jpeg),
-       baselines.decode(jpeg, codec.channels))):
-    q = metrics.quality(x, decoded)
-    print(f"{label:<22}{size:>8}{metrics.bpp(size, x):>8.3f}"
-          f"{q['psnr']:>9.2f}{q['ms_ssim']:>9.4f}{q['ms_ssim_db']:>7.2f}")
-    panels.append((f"{label}: {metrics.bpp(size, x):.3f} bpp, "
-                   f"{q['psnr']:.2f} dB", decoded))
+  for row in rows:
+    print(f"{row['label']:<22}{row['bytes']:>8}{row['bpp']:>8.3f}"
+          f"{row['psnr']:>9.2f}{row['ms_ssim']:>9.4f}{row['ms_ssim_db']:>7.2f}")
   from bls2017.core import plots  # pylint: disable=import-outside-toplevel
-  plots.visual_comparison(stem + ".crops.png", panels)
-  print(f"Wrote {stem}.tfci, {stem}.tfci.png, {stem}.jpeg.jpg, and "
-        f"{stem}.crops.png (centre crops side by side)")
+  plots.visual_comparison(stem + ".crops.png", [("original", x)] + [
+      (f"{row['label']}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB",
+       decoded[row["codec"]]) for row in rows])
+  _write_json(stem + ".json", {
+      "image": os.path.basename(path), "width": x.shape[1],
+      "height": x.shape[0], "model": name, "lambda": float(codec.model.lmbda),
+      "fingerprint": codec.fingerprint.hex(), "codecs": rows,
+      "machine": timing.machine()})
+  print(f"Wrote {stem}.tfci, {stem}.tfci.png, {stem}.jpeg.jpg, "
+        f"{stem}.crops.png (centre crops side by side) and {stem}.json "
+        "(the figures)")
+
+
+def _demo_row(codec_name, label, x, data, decoded, **setting):
+  """One codec's figures on the demo photo: size, bpp, PSNR, MS-SSIM."""
+  q = metrics.quality(x, decoded)
+  return {"codec": codec_name, "label": label, **setting,
+          "bytes": len(data), "bpp": metrics.bpp(len(data), x),
+          **{k: float(q[k]) for k in ("psnr", "ms_ssim", "ms_ssim_db")}}
+
+
+def _write_json(path, content):
+  with images.atomic_output(path) as f:
+    f.write((json.dumps(content, indent=2) + "\n").encode())
 
 
 COMMAND = commands.SystemCommand(

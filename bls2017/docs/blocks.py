@@ -74,6 +74,22 @@ def _zoo_table(root):
   return tables.zoo_table(zoo.catalog())
 
 
+@block("demo")
+def _demo(root):
+  record = _json(root, "results/demo/grace_hopper.jpg.json")
+  ours, jpeg = record["codecs"]
+  _require((ours["codec"], jpeg["codec"]) == ("bls2017", "jpeg"),
+           "the demo compares the model with JPEG")
+  return _fill(
+      f"On that photo ({record['width']}×{record['height']}) the default "
+      f"model, `{record['model']}`, gives {ours['psnr']:.2f} dB at "
+      f"{ours['bpp']:.3f} bpp, JPEG {jpeg['psnr']:.2f} dB at "
+      f"{jpeg['bpp']:.3f} bpp (quality {jpeg['quality']}): "
+      f"{_minus(ours['psnr'] - jpeg['psnr'], 2)} dB "
+      "([`results/demo/`](results/demo/), `bls2017 demo --output_dir "
+      "results/demo`).")
+
+
 @block("zoo-replaced")
 def _zoo_replaced(root):
   del root  # The records ship inside the package.

@@ -110,6 +110,18 @@ def test_demo_runs_offline_on_the_sample_photo(tmp_path):
   assert len(baselines.encode("jpeg", photo, quality + 1)) > budget
   with Image.open(tmp_path / "grace_hopper.jpg.crops.png") as crops:
     assert crops.width > 2 * crops.height  # Three panels side by side.
+  # The figures as JSON are those printed, of the files written.
+  record = json.loads((tmp_path / "grace_hopper.jpg.json").read_text())
+  ours, jpeg = record["codecs"]
+  assert (record["model"], ours["codec"], jpeg["codec"]) == (
+      zoo.DEFAULT, "bls2017", "jpeg")
+  assert ours["bytes"] == budget and jpeg["quality"] == quality
+  assert jpeg["bytes"] == os.path.getsize(
+      tmp_path / "grace_hopper.jpg.jpeg.jpg")
+  for row in record["codecs"]:
+    assert (f"{row['bpp']:.3f}{row['psnr']:>9.2f}{row['ms_ssim']:>9.4f}"
+            in result.stdout)
+  assert record["machine"]["cores"] >= 1
 
 
 NAMES = list(zoo.catalog())
