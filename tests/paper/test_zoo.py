@@ -127,6 +127,16 @@ def test_demo_runs_offline_on_the_sample_photo(tmp_path):
 NAMES = list(zoo.catalog())
 
 
+def test_the_committed_demo_figures_are_the_default_models():
+  """The README's demo sentence: made by the model shipped as default."""
+  with open(os.path.join(ROOT, "results", "demo",
+                         "grace_hopper.jpg.json")) as f:
+    record = json.load(f)
+  assert (record["model"], record["fingerprint"]) == (
+      zoo.DEFAULT, zoo.catalog()[zoo.DEFAULT]["fingerprint"]), (
+          "run `bls2017 demo --output_dir results/demo` again")
+
+
 def _sample(channels):
   return images.read(images.sample_photo(), channels)
 
