@@ -127,6 +127,18 @@ def test_demo_runs_offline_on_the_sample_photo(tmp_path):
 NAMES = list(zoo.catalog())
 
 
+@pytest.mark.parametrize("folder", ("rd", "kodak"))
+def test_the_committed_curves_are_of_the_shipped_rgb_ladder(folder):
+  """The pages' validation and Kodak figures: measured on the RGB models
+  shipped now (a promotion fails this until they are measured again)."""
+  with open(os.path.join(ROOT, "results", folder, "training.json")) as f:
+    measured = {r["model"]: r["fingerprint"] for r in json.load(f)["models"]}
+  assert measured == {name: zoo.catalog()[name]["fingerprint"]
+                      for name in zoo.ladder(3)}, (
+                          f"evaluate the shipped ladder into results/{folder}"
+                          " again (docs/evaluation.md)")
+
+
 def test_the_committed_demo_figures_are_the_default_models():
   """The README's demo sentence: made by the model shipped as default."""
   with open(os.path.join(ROOT, "results", "demo",
