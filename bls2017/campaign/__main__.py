@@ -218,15 +218,13 @@ def status(args):
   content = progress.read(args.progress)
   models = content.get("models", {})
   print(f"{'model':<12}{'lambda':>8}{'filters':>8}{'steps':>16}{'hours':>7}"
-        f"{'status':>10}{'val bpp':>9}{'PSNR':>7}{'MS-SSIM':>9}")
+        f"{'status':>10}{'validated':>10}{'bpp':>7}{'PSNR':>7}"
+        f"{'MS-SSIM':>9}")
   for model in plan.models:
     entry = models.get(model.name, progress.empty_entry())
-    last = (entry["validation"] or [{}])[-1]
     print(f"{model.name:<12}{model.lmbda:>8g}{model.filters:>8}"
           f"{entry['steps']:>8}/{model.steps:<7}{entry['hours']:>7.2f}"
-          f"{entry['status']:>10}{last.get('bpp', float('nan')):>9.3f}"
-          f"{last.get('psnr', float('nan')):>7.2f}"
-          f"{last.get('ms_ssim', float('nan')):>9.4f}")
+          f"{entry['status']:>10}" + _last_validation(entry))
   print(eta_text(plan, content))
   added = history_megabytes(os.path.dirname(os.path.abspath(args.plan)),
                             content)
@@ -234,6 +232,16 @@ def status(args):
     print(f"Added to the repository's history: {added:.1f} MB of the "
           f"{HISTORY_BUDGET_MB} MB the campaign may add (every committed "
           "version under campaign/, and the zoo files it promoted)")
+
+
+def _last_validation(entry):
+  """The columns of a model's latest validation: step, bpp, PSNR, MS-SSIM
+  ("—" before its first)."""
+  if not entry["validation"]:
+    return f"{'—':>10}"
+  last = entry["validation"][-1]
+  return (f"{last['step']:>10}{last['bpp']:>7.3f}{last['psnr']:>7.2f}"
+          f"{last['ms_ssim']:>9.4f}")
 
 
 # What the campaign may add to the repository's history, in all.
