@@ -101,9 +101,8 @@ def reference_gap_table(settings, points, reference, label):
 
   settings: a label per point; points and reference: {"bpp": [...],
   "psnr-rgb": [...]} (CompressAI's results layout); label: the reference's
-  name in the header. The reference's PSNR is
-  interpolated linearly in log(bpp) between its points, and not beyond
-  them ("—").
+  name in the header. The reference's PSNR is interpolated linearly in
+  log(bpp) between its points, and not beyond them ("—").
   """
   log_bpp = np.log(reference["bpp"])
   order = np.argsort(log_bpp)
