@@ -81,8 +81,8 @@ def _demo(root):
   _require((ours["codec"], jpeg["codec"]) == ("bls2017", "jpeg"),
            "the demo compares the model with JPEG")
   return _fill(
-      f"On that photo ({record['width']}×{record['height']}) the default "
-      f"model, `{record['model']}`, gives {ours['psnr']:.2f} dB at "
+      f"On the sample photo ({record['width']}×{record['height']}) the "
+      f"default model, `{record['model']}`, gives {ours['psnr']:.2f} dB at "
       f"{ours['bpp']:.3f} bpp, JPEG {jpeg['psnr']:.2f} dB at "
       f"{jpeg['bpp']:.3f} bpp (quality {jpeg['quality']}): "
       f"{_minus(ours['psnr'] - jpeg['psnr'], 2)} dB "
