@@ -22,7 +22,6 @@ checkpoint and log.jsonl (the training figures per model).
 import dataclasses
 import json
 import os
-import subprocess
 import time
 from typing import NamedTuple, Optional, Sequence
 
@@ -33,7 +32,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm import tqdm
 
-from bls2017.core import images, patches, stored_weights, train_config
+from bls2017.core import (images, patches, stored_weights, timing,
+                          train_config)
 from bls2017.paper.architecture import default_filters
 from bls2017.jax_twin import model, params_io
 
@@ -71,7 +71,7 @@ class LadderConfig(train_config.TrainConfig):
   weights_dtype: str = "float16"
   ladder_form: str = "unrolled"  # See make_step.
   compilation_cache: Optional[str] = None  # JAX's persistent cache dir.
-  commit: Optional[str] = None  # None: `git rev-parse HEAD` if available.
+  commit: Optional[str] = None  # None: the checkout's (timing.commit).
 
   def __post_init__(self):
     self.lambdas = tuple(float(l) for l in self.lambdas)
@@ -243,17 +243,6 @@ def restore_checkpoint(path, template, identity):
     return state, float(archive["wall_seconds"])
 
 
-def git_commit():
-  """The checkout's commit, or None where there is no git or no history."""
-  try:
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-        check=True, cwd=os.path.dirname(os.path.abspath(__file__)),
-        timeout=10).stdout.strip() or None
-  except (OSError, subprocess.SubprocessError):
-    return None
-
-
 def hardware():
   """What the run trains on, e.g. "1 x NVIDIA H100 (gpu), 16 CPU cores"."""
   devices = jax.local_devices()
@@ -369,7 +358,7 @@ def weights_path(config, lmbda):
 def _write_weights(config, state, step, wall_seconds, last):
   """One weights file per lambda, recording the run that made it."""
   params = jax.device_get(state.params)
-  commit = config.commit or git_commit()
+  commit = config.commit or timing.commit()
   run = {
       "trainer": "bls2017.jax_twin", "command": config.command,
       "steps": step, "finished": step >= config.total_steps,

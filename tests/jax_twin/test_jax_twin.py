@@ -368,6 +368,8 @@ def test_data_parallel_over_two_devices_matches_one(tmp_path, pattern):
   _, _, _, metadata = params_io.read(
       str(tmp_path / "two" / "lambda-0.01.weights.npz"))
   assert metadata["hardware"].startswith("2 x ")
+  from bls2017.core import timing  # pylint: disable=import-outside-toplevel
+  assert metadata["commit"] == timing.commit()  # The checkout's, if any.
   # The float32 checkpoints (the weights files are float16): the sharded
   # run took the same steps, and both moved away from the initial weights
   # by far more than they differ.
