@@ -228,8 +228,7 @@ def main(args):
   result = {"machine": timing.machine(), "rows": rows}
   if not args.evaluate:
     result["model"] = _model_record(args.model)
-  with images.atomic_output(args.output) as f:
-    f.write(json.dumps(result, indent=2).encode())
+  images.write_json(args.output, result)
   print(f"Wrote {args.output}")
 
 

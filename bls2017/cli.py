@@ -10,7 +10,6 @@
     bls2017 relaxed_vs_real photos/       # the paper's figure 4 check
 """
 
-import json
 import os
 
 from bls2017 import paper, zoo
@@ -178,7 +177,7 @@ def _demo(args):
   plots.visual_comparison(stem + ".crops.png", [("original", x)] + [
       (f"{row['label']}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB",
        decoded[row["codec"]]) for row in rows])
-  _write_json(stem + ".json", {
+  images.write_json(stem + ".json", {
       "image": os.path.basename(path), "width": x.shape[1],
       "height": x.shape[0], "model": name, "lambda": float(codec.model.lmbda),
       "fingerprint": codec.fingerprint.hex(), "codecs": rows,
@@ -194,11 +193,6 @@ def _demo_row(codec_name, label, x, data, decoded, **setting):
   return {"codec": codec_name, "label": label, **setting,
           "bytes": len(data), "bpp": metrics.bpp(len(data), x),
           **{k: float(q[k]) for k in ("psnr", "ms_ssim", "ms_ssim_db")}}
-
-
-def _write_json(path, content):
-  with images.atomic_output(path) as f:
-    f.write((json.dumps(content, indent=2) + "\n").encode())
 
 
 COMMAND = commands.SystemCommand(

@@ -175,8 +175,7 @@ def write(directory=DIRECTORY, log=print):
     manifest[name] = _record(name, model, codec, data, x_hat)
     written.append(name)
     log(f"{name}: wrote {len(data)} bytes")
-  with images.atomic_output(manifest_path) as f:
-    f.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+  images.write_json(manifest_path, manifest, sort_keys=True)
   return written
 
 
@@ -267,8 +266,7 @@ def matrix(output, directory=DIRECTORY, log=print):
   with open(os.path.join(directory, "manifest.json")) as f:
     files = sorted(json.load(f))
   result = {"files": files, "runs": runs, "machine": timing.machine()}
-  with images.atomic_output(output) as f:
-    f.write((json.dumps(result, indent=2) + "\n").encode())
+  images.write_json(output, result)
   return result
 
 

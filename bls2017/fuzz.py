@@ -128,7 +128,7 @@ def run(runs, output, timeout=10, max_pixels=4096, rss_limit_mb=4096,
         log=print):
   """Fuzzes for `runs` executions in a child process; writes the figures
   to `output` (and returns them)."""
-  from bls2017.core import timing  # pylint: disable=import-outside-toplevel
+  from bls2017.core import images, timing  # pylint: disable=import-outside-toplevel
   with tempfile.TemporaryDirectory() as work:
     corpus, artifacts = (os.path.join(work, d) for d in ("corpus", "found"))
     os.makedirs(corpus)
@@ -168,8 +168,7 @@ def run(runs, output, timeout=10, max_pixels=4096, rss_limit_mb=4096,
       "timeout_seconds": timeout, "max_pixels_decoded": max_pixels,
       "machine": timing.machine()}
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  with open(output, "w") as f:
-    f.write(json.dumps(figures, indent=2) + "\n")
+  images.write_json(output, figures)
   if result.returncode:
     log(result.stderr[-3000:])
   log(json.dumps({k: v for k, v in figures.items() if k != "machine"}))

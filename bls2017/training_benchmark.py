@@ -18,7 +18,6 @@ Measures, as the median seconds of --repeats runs after a warm-up:
 """
 
 import glob as glob_lib
-import json
 import time
 
 from absl.flags import argparse_flags
@@ -234,12 +233,10 @@ def main(args):
     figures = "  ".join(f"{k} {v:.4f}" for k, v in row.items()
                         if k != "what")
     print(f"{row['what']:<44}{figures}")
-  with images.atomic_output(args.output) as f:
-    # Where the figures were written is not a figure (and names a machine).
-    config = {k: v for k, v in vars(args).items() if k != "output"}
-    f.write(json.dumps({"config": config, "machine": machine(),
-                        "rows": rows},
-                       indent=2).encode())
+  # Where the figures were written is not a figure (and names a machine).
+  config = {k: v for k, v in vars(args).items() if k != "output"}
+  images.write_json(args.output, {"config": config, "machine": machine(),
+                                  "rows": rows})
   print(f"Wrote {args.output}")
 
 

@@ -9,6 +9,7 @@ Refused (ImageError): files Pillow cannot decode, truncated files, images
 with more than MAX_PIXELS pixels (decompression bombs), zero-sized images.
 """
 
+import json
 import os
 import tempfile
 import warnings
@@ -98,6 +99,13 @@ def write_png(path, array):
   image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
   with atomic_output(path) as f:
     image.save(f, format="PNG")
+
+
+def write_json(path, content, **options):
+  """Writes `content` as JSON (indented, a final newline) atomically;
+  options go to json.dumps (e.g. sort_keys)."""
+  with atomic_output(path) as f:
+    f.write((json.dumps(content, indent=2, **options) + "\n").encode())
 
 
 class atomic_output:

@@ -14,7 +14,6 @@ every model of that ladder. --keras (needs TensorFlow) also times
 same process, so the two can be compared as a ratio.
 """
 
-import json
 import os
 import sys
 import tempfile
@@ -138,8 +137,7 @@ def main(argv):
       "projected_steps", "ladder_forms")}, "hardware": train.hardware(),
             "machine": timing.machine(), "jax": jax.__version__,
             "rows": rows}
-  with images.atomic_output(_FLAGS.output) as f:
-    f.write((json.dumps(result, indent=2) + "\n").encode())
+  images.write_json(_FLAGS.output, result)
   print(f"Wrote {_FLAGS.output} ({result['hardware']})")
 
 

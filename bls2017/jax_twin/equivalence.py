@@ -188,8 +188,7 @@ def main(argv):
                       "noise sample", "jax": jax.__version__,
             "tensorflow": tf.__version__, "machine": timing.machine(),
             "cases": rows}
-  with images.atomic_output(_FLAGS.output) as f:
-    f.write((json.dumps(result, indent=2) + "\n").encode())
+  images.write_json(_FLAGS.output, result)
   print(f"Wrote {_FLAGS.output}")
 
 

@@ -13,13 +13,12 @@ OUTPUT_DIR/manifest.json.
 """
 
 import glob as glob_lib
-import json
 import os
 import tarfile
 
 from absl import app, flags
 
-from bls2017.core import timing
+from bls2017.core import images, timing
 
 _FLAGS = flags.FLAGS
 
@@ -68,8 +67,7 @@ def pack(pattern, output_dir, part_mib):
   manifest = {"files": len(paths), "image_mib": round(
       sum(map(os.path.getsize, paths)) / 2 ** 20, 2), "part_mib": part_mib,
               "parts": written, "machine": timing.machine()}
-  with open(os.path.join(output_dir, "manifest.json"), "w") as f:
-    f.write(json.dumps(manifest, indent=2) + "\n")
+  images.write_json(os.path.join(output_dir, "manifest.json"), manifest)
   return manifest
 
 

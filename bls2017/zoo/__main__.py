@@ -13,7 +13,6 @@ with the last revision that shipped it (`Catalog.replaced`).
 """
 
 import json
-import os
 
 from absl.flags import argparse_flags
 
@@ -102,8 +101,7 @@ def ship(name, model_path, validation_images, hardware, wall_time_hours,
   }
   ordered = dict(sorted(catalog.items(), key=lambda item: (
       -item[1]["channels"], item[1]["validation"]["bpp"])))
-  with images.atomic_output(zoo.CATALOG.index_path) as f:
-    f.write((json.dumps(ordered, indent=2) + "\n").encode())
+  images.write_json(zoo.CATALOG.index_path, ordered)
   return catalog[name]
 
 
@@ -116,8 +114,7 @@ def _keep_replaced(name, entry, fingerprint):
   replaced[entry["fingerprint"]] = {
       "name": name, "revision": revision and revision.rstrip("+"),
       "replaced_by": fingerprint, "entry": entry}
-  with images.atomic_output(zoo.CATALOG.replaced_path) as f:
-    f.write((json.dumps(replaced, indent=2) + "\n").encode())
+  images.write_json(zoo.CATALOG.replaced_path, replaced)
 
 
 if __name__ == "__main__":

@@ -107,8 +107,7 @@ def main(argv):
       "worst_psnr_change_db": {form: min(r[form]["psnr_change_db"]
                                          for r in rows) for form in FORMS},
       "models": rows, "machine": timing.machine()}
-  with images.atomic_output(flags.FLAGS.output) as f:
-    f.write((json.dumps(result, indent=2) + "\n").encode())
+  images.write_json(flags.FLAGS.output, result)
   print(f"Wrote {flags.FLAGS.output}: {result['zoo_mib']} MiB; worst "
         f"{result['worst_psnr_change_db']} dB")
 

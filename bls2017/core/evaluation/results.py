@@ -18,6 +18,7 @@ import os
 import time
 
 from bls2017.core import baselines, images, metrics
+from bls2017.core.images import write_json  # pylint: disable=unused-import
 
 
 def compressai_json(name, description, summaries):
@@ -30,11 +31,6 @@ def compressai_json(name, description, summaries):
           "results": {out: [s[key] for s in summaries]
                       for out, key in fields.items()
                       if all(key in s for s in summaries)}}
-
-
-def write_json(path, content):
-  with images.atomic_output(path) as f:
-    f.write(json.dumps(content, indent=2).encode())
 
 
 def write_csv(path, rows):
