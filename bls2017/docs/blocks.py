@@ -855,8 +855,8 @@ def _campaign_package(root):
           f" ({', '.join(earlier)} finished before the taps were an option "
           "and keep the coefficients too)" if earlier else "") +
       ". Each finished model is "
-      f"validated again as float16, and what its storage costs is recorded "
-      f"with it.")
+      "validated again as float16, and what its storage costs is recorded "
+      "with it.")
 
 # ------------------------------------------------------- the zoo's speed
 
