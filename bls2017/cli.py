@@ -117,7 +117,7 @@ def _models(args):
         f"{'steps':>8}{'bpp':>8}{'PSNR':>8}{'MS-SSIM':>9}")
   for name, entry in zoo.catalog().items():
     figures = entry.get("validation", {})
-    steps = entry["training"].get("total_steps") or entry["training"]["steps"]
+    steps = zoo.total_steps(entry)
     print(f"{name:<24}{entry['channels']:>3}{entry['lambda']:>8g}"
           f"{entry['num_filters']:>8}{zoo.gdn(entry):>11}{steps:>8}"
           f"{figures.get('bpp', float('nan')):>8.3f}"

@@ -108,7 +108,8 @@ def reference_gap_table(settings, points, reference, label):
   order = np.argsort(log_bpp)
   lines = [f"| model | bpp | PSNR (dB) | {label} at that bpp (dB) | "
            "difference (dB) |", "|---|---|---|---|---|"]
-  for setting, bpp, psnr in zip(settings, points["bpp"], points["psnr-rgb"]):
+  for setting, bpp, psnr in zip(settings, points["bpp"], points["psnr-rgb"],
+                                strict=True):
     x = np.log(bpp)
     if log_bpp.min() <= x <= log_bpp.max():
       theirs = float(np.interp(x, log_bpp[order],
@@ -160,7 +161,7 @@ def zoo_table(catalog):
           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for name, entry in catalog.items():
     training, figures = entry["training"], entry["validation"]
-    steps = training.get("total_steps") or training["steps"]
+    steps = zoo.total_steps(entry)
     overhead = figures["bpp"] / figures["estimated_bpp"] - 1
     rows.append(
         f"| {name} | {'RGB' if entry['channels'] == 3 else 'gray'} | "
@@ -188,7 +189,7 @@ def replaced_table(catalog, replaced):
                        record["entry"]))
     for label, shipped in chain if len(chain) > 1 else ():
       training, figures = shipped["training"], shipped["validation"]
-      steps = training.get("total_steps") or training["steps"]
+      steps = zoo.total_steps(shipped)
       rows.append(
           f"| {name} | {label} | {shipped['num_filters']} | "
           f"{zoo.gdn(shipped)} | {steps:,} | "

@@ -31,6 +31,13 @@ def ladder(channels):
   return CATALOG.ladder(channels)
 
 
+def total_steps(entry):
+  """Steps behind a catalog entry's model, its warm starts' included
+  (entries that record no total trained from random weights)."""
+  training = entry["training"]
+  return training.get("total_steps") or training["steps"]
+
+
 def gdn(entry):
   """The GDN form of a catalog entry: "paper" or "simplified" (entries
   shipped before the option name none and are simplified, as their model
