@@ -96,6 +96,7 @@ def curves_table(merged, labels):
         f"{s['encoding_time']:.3f} | {s['decoding_time']:.3f} |")
   return "\n".join(lines)
 
+
 def reference_gap_table(settings, points, reference, label):
   """Each point's PSNR against a reference curve's at the same rate.
 
@@ -120,6 +121,7 @@ def reference_gap_table(settings, points, reference, label):
     lines.append(f"| {setting} | {bpp:.3f} | {psnr:.2f} | {cells} |")
   return "\n".join(lines)
 
+
 def training_table(records):
   """Markdown table of training.json's records: each model's own steps,
   the model it was warm-started from, its total steps and hours."""
@@ -131,6 +133,7 @@ def training_table(records):
     lines.append(f"| {r['model']} | {source} | {r['steps']:,} | "
                  f"{r.get('total_steps', r['steps']):,} | {hours:.2f} |")
   return "\n".join(lines)
+
 
 def ablation_table(results, labels, figures):
   """Markdown table of `ablation_figures` results: the first model's means,
@@ -153,6 +156,7 @@ def ablation_table(results, labels, figures):
     lines.append(f"| {label} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
+
 def zoo_table(catalog):
   """The shipped models' validation figures, from the catalog
   (`zoo.catalog()`; `bls2017 models --markdown` prints it)."""
@@ -171,6 +175,7 @@ def zoo_table(catalog):
         f"{figures['psnr']:.2f} | {figures['ms_ssim']:.4f} | "
         f"{figures['ms_ssim_db']:.2f} |")
   return "\n".join(rows)
+
 
 def replaced_table(catalog, replaced):
   """Each shipped model that replaced earlier ones under its name, after
@@ -196,6 +201,7 @@ def replaced_table(catalog, replaced):
           f"{training['wall_time_hours']:.2f} | {figures['bpp']:.3f} | "
           f"{figures['psnr']:.2f} | {figures['ms_ssim']:.4f} |")
   return "\n".join(rows)
+
 
 def compaction_table(result):
   """The README's table of a compaction result (the JSON `main` writes)."""
@@ -257,6 +263,7 @@ def training_speed_table(results):
   lines.append("| training step speed-up | " + " | ".join(
       f"{s:.2f}×" for s in speedups) + " |")
   return "\n".join(lines)
+
 
 def gdn_comparison_table(comparison):
   """The README's table of `campaign compare` on the two GDN forms."""
