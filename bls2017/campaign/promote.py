@@ -6,7 +6,7 @@
 
 "Beats" is measured on the validation set, where the zoo's figures were
 measured too: the new (bpp, PSNR) must lie above the curve through the
-shipped ladder of the same channels, PSNR interpolated linearly in
+shipped ladder of the same channels as it was before the promotion, PSNR interpolated linearly in
 log(bpp) (and extended along its end segments beyond them). Plain Python
 up to the shipping itself.
 """
@@ -87,19 +87,33 @@ def hardware(entry):
                    for cores, cpu, tf_version in sorted(machines))
 
 
+def decisions(plan, content, catalog=None):
+  """[(plan model, promote?, reason)] for every model not yet promoted.
+
+  Each model is judged against the ladder as it stands before any of
+  them ships: judged one after another against a zoo that each shipment
+  changes, a model would meet a curve through old and new points (a
+  new rung next to the old one it has not yet replaced), whose segments
+  can be steep enough to reject a model that beats the model it replaces.
+  """
+  if catalog is None:
+    catalog = zoo.catalog()
+  return [(model, *verdict(model, content["models"].get(model.name, {}),
+                           catalog))
+          for model in plan.models
+          if not content["models"].get(model.name, {}).get("promoted")]
+
+
 def promote(plan, content, snapshot_dir, valid_dir, dry_run=False,
             log=print):
   """Ships every finished model that beats the zoo; returns their names."""
   from bls2017.zoo import __main__ as zoo_command  # pylint: disable=import-outside-toplevel
   shipped = []
-  for model in plan.models:
-    entry = content["models"].get(model.name, {})
-    if entry.get("promoted"):
-      continue
-    promote_it, reason = verdict(model, entry)
+  for model, promote_it, reason in decisions(plan, content):
     log(f"{model.name} -> {model.zoo}: "
         f"{'promote' if promote_it else 'keep the zoo'} ({reason})")
     if promote_it and not dry_run:
+      entry = content["models"][model.name]
       zoo_command.ship(
           model.zoo, os.path.join(snapshot_dir, f"{model.name}.npz"),
           valid_dir, hardware(entry),

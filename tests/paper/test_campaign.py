@@ -382,6 +382,41 @@ def test_promotion_needs_a_finished_model_above_the_zoo_curve():
   assert not promote.verdict(plan.model("gray"), gray_entry, catalog)[0]
 
 
+def test_promotion_judges_every_model_against_the_ladder_it_replaces(
+    monkeypatch):
+  from bls2017.campaign import promote
+  old = {"old-1": (0.4, 27.0), "old-2": (0.8, 29.0)}
+  catalog = {name: {"channels": 3, "validation": {"bpp": b, "psnr": p}}
+             for name, (b, p) in old.items()}
+  plan = plan_lib.parse(_plan_content(zoo="toy-1"))
+  plan = dataclasses.replace(plan, models=(
+      dataclasses.replace(plan.model("base"), name="a", zoo="old-2"),
+      dataclasses.replace(plan.model("base"), name="b", zoo="new-3")))
+
+  def done(bpp, psnr):
+    return dict(progress.empty_entry(), status="done",
+                validation=[{"step": 6, "bpp": bpp, "psnr": psnr}])
+
+  content = {"models": {"a": done(0.82, 31.0), "b": done(1.6, 32.0)}}
+  # b is 1 dB above the old ladder's curve extended to its rate; against
+  # a curve through a's point, once a has shipped, it would be 2.7 dB below.
+  from bls2017 import zoo
+  from bls2017.zoo import __main__ as zoo_command
+
+  def ship(name, *_, **__):  # Into the zoo, as zoo's ship does.
+    model = {"old-2": "a", "new-3": "b"}[name]
+    figures = content["models"][model]["validation"][-1]
+    catalog[name] = {"channels": 3, "validation": {
+        "bpp": figures["bpp"], "psnr": figures["psnr"]}}
+
+  monkeypatch.setattr(zoo, "catalog", lambda: dict(catalog))
+  monkeypatch.setattr(zoo_command, "ship", ship)
+  assert promote.promote(plan, content, "snapshots", "valid",
+                         log=lambda *_: None) == ["a", "b"]
+  content["models"]["a"]["promoted"] = "old-2"
+  assert [m.name for m, _, _ in promote.decisions(plan, content)] == ["b"]
+
+
 def test_promote_dry_run_ships_nothing_unfinished(tmp_path):
   # The committed progress with every model still training: none ships.
   content = progress.read(os.path.join(ROOT, "campaign", "progress.json"))
