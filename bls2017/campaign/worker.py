@@ -37,6 +37,7 @@ from bls2017.campaign import progress
 from bls2017.core import evaluation, layers, model_file, patches
 from bls2017.paper import codec as paper_codec
 from bls2017.paper import train as paper_train
+from bls2017.paper.architecture import STRIDE
 from bls2017.paper.model import BLS2017Model
 
 LOG_EVERY = 100  # Steps between log lines and progress updates.
@@ -97,8 +98,7 @@ class Trainer:
         tf.TensorSpec((None, None, None, plan_model.channels), tf.uint8)])
 
   def _train_step(self, x):
-    stride = 16
-    shape = tf.concat([tf.shape(x)[:1], tf.shape(x)[1:3] // stride,
+    shape = tf.concat([tf.shape(x)[:1], tf.shape(x)[1:3] // STRIDE,
                        [self.plan.filters]], 0)
     noise = tf.random.stateless_uniform(
         shape, seed=tf.stack([tf.constant(self.plan.seed, tf.int64),
