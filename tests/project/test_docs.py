@@ -154,3 +154,18 @@ def test_gap_to_a_reference_is_read_off_its_curve_in_log_rate():
   with pytest.raises(ValueError, match="zip"):  # A label short: no row dropped.
     tables.reference_gap_table(["a", "b"], points, reference, "ref")
 
+
+
+def test_prose_on_the_old_rgb_ladder_fails_once_a_campaign_model_ships(
+    monkeypatch):
+  from bls2017 import zoo
+  catalog = {name: _zoo_entry(name, steps, channels=3, num_filters=128)
+             for name, steps in (("m-1", 16000), ("m-2", 22500))}
+  monkeypatch.setattr(zoo, "catalog", lambda: catalog)
+  monkeypatch.setattr(zoo, "ladder", lambda channels: ["m-1", "m-2"])
+  assert blocks.BLOCKS["zoo-gap"](ROOT).startswith("16,000 to 22,500 CPU")
+  assert "successors" in blocks.BLOCKS["zoo-successors"](ROOT)
+  catalog["m-2"]["training"]["campaign"] = {"name": "rgb-q2"}
+  for name in ("zoo-gap", "zoo-successors"):
+    with pytest.raises(blocks.DocsError, match="predate the ladder campaign"):
+      blocks.BLOCKS[name](ROOT)
