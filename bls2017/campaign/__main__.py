@@ -205,12 +205,12 @@ class _ProgressBar:
 
 
 def eta_text(plan, content, workers=2):
-  left = progress.remaining_seconds(plan, content)
-  if not left:
+  if not progress.remaining_seconds(plan, content):
     return "plan done"
-  if any(v is None for v in left.values()):
+  seconds = progress.eta_seconds(plan, plan_lib.order(plan), content, workers)
+  if seconds is None:
     return "ETA: after the first speeds are measured"
-  return f"ETA {sum(left.values()) / workers / 3600:.1f} h of training"
+  return f"ETA {seconds / 3600:.1f} h of training"
 
 
 def status(args):

@@ -101,3 +101,27 @@ def remaining_seconds(plan, content):
         total += todo * speed
     left[model.name] = total
   return left
+
+
+def eta_seconds(plan, order, content, workers=2):
+  """Seconds until the plan is done, the models left scheduled as `run`
+  starts them: up to `workers` at once, each once its parent is done, the
+  first ready in `order` first (None while a speed is unknown). A chain
+  runs one model after another, which half the summed time would miss.
+  A model running alone gets every core: there the figure is an upper
+  bound."""
+  left = remaining_seconds(plan, content)
+  if any(seconds is None for seconds in left.values()):
+    return None
+  pending = [m for m in order if m.name in left]
+  done = {m.name for m in order if m.name not in left}
+  running, now = {}, 0.0  # name: when it finishes.
+  while pending or running:
+    for model in [m for m in pending if m.parent in done | {None}]:
+      if len(running) < workers:
+        running[model.name] = now + left[model.name]
+        pending.remove(model)
+    name = min(running, key=running.get)
+    now = running.pop(name)
+    done.add(name)
+  return now

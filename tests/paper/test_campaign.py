@@ -117,8 +117,22 @@ def test_eta_from_measured_speeds():
   assert left["base"] == pytest.approx(2 + 2 * 2.25)
   # gray: same filters, 3 steps at 32 scaled from base's speed.
   assert left["gray"] == pytest.approx(3.0)
+  # gray starts from base's final weights: the two run one after the
+  # other, though two workers are free.
+  assert progress.eta_seconds(plan, plan_lib.order(plan), content) == (
+      pytest.approx(left["base"] + left["gray"]))
+  # Without the parent, side by side on two workers, one after the other
+  # on one.
+  apart = dataclasses.replace(plan, models=(
+      plan.model("base"), dataclasses.replace(plan.model("gray"),
+                                              parent=None)))
+  for workers, seconds in ((2, left["base"]), (1, sum(left.values()))):
+    assert progress.eta_seconds(apart, apart.models, content,
+                                workers) == pytest.approx(seconds)
   content["models"]["base"]["status"] = "done"
   assert "base" not in progress.remaining_seconds(plan, content)
+  assert progress.eta_seconds(plan, plan_lib.order(plan), content) == (
+      pytest.approx(3.0))
 
 
 # What the trainer rests on (TensorFlow from here on).
