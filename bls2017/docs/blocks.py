@@ -162,6 +162,30 @@ def _zoo_gap(root):
       "for the highest rates, are what would close the gap.")
 
 
+@block("cpu-recipe-base")
+def _cpu_recipe_base(root):
+  """The training page's bullet on the CPU recipe's base run: the first
+  `bls2017-mse-4` (from `bls2017 train`, random weights), shipped now or
+  recorded among the replaced models."""
+  del root
+  from bls2017 import zoo  # pylint: disable=import-outside-toplevel
+  entries = [zoo.catalog().get(zoo.DEFAULT)] + [
+      r["entry"] for r in zoo.CATALOG.replaced().values()
+      if r["name"] == zoo.DEFAULT]
+  base = [e for e in entries if e and "campaign" not in e["training"]
+          and "warm_start" not in e["training"]]
+  _require(len(base) == 1, f"one {zoo.DEFAULT} was trained from random "
+           "weights by `bls2017 train`")
+  training, figures = base[0]["training"], base[0]["validation"]
+  return textwrap.fill(
+      "* Cosine decay from a higher learning rate (5e-4): the "
+      f"{training['steps']:,}-step run ({training['wall_time_hours']:.2f} h) "
+      f"that became the first `{zoo.DEFAULT}` ({figures['bpp']:.3f} bpp / "
+      f"{figures['psnr']:.2f} dB on the validation set, "
+      "[zoo.md](zoo.md)).", 76, subsequent_indent="  ",
+      break_long_words=False, break_on_hyphens=False)
+
+
 def _names(names):
   """`a`, `b` and `c`."""
   quoted = [f"`{n}`" for n in names]

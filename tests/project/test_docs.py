@@ -169,3 +169,31 @@ def test_prose_on_the_old_rgb_ladder_fails_once_a_campaign_model_ships(
   for name in ("zoo-gap", "zoo-successors"):
     with pytest.raises(blocks.DocsError, match="predate the ladder campaign"):
       blocks.BLOCKS[name](ROOT)
+
+
+def test_cpu_recipe_names_the_first_default_model_also_once_replaced(
+    monkeypatch):
+  from bls2017 import zoo
+  first = _zoo_entry("old", 16000)
+  first["training"]["wall_time_hours"] = 1.85
+  campaign = _zoo_entry("new", 115000)
+  campaign["training"]["campaign"] = {"name": "rgb-q4"}
+
+  class Catalog:
+    def __init__(self, replaced):
+      self._replaced = replaced
+
+    def replaced(self):
+      return self._replaced
+
+  expected = ("the 16,000-step run (1.85\n  h) that became the first "
+              f"`{zoo.DEFAULT}` (0.500 bpp / 30.00 dB")
+  for shipped, replaced in (
+      (first, {}),
+      (campaign, {"old": {"name": zoo.DEFAULT, "entry": first}})):
+    monkeypatch.setattr(zoo, "catalog", lambda s=shipped: {zoo.DEFAULT: s})
+    monkeypatch.setattr(zoo, "CATALOG", Catalog(replaced))
+    assert expected in blocks.BLOCKS["cpu-recipe-base"](ROOT)
+  monkeypatch.setattr(zoo, "CATALOG", Catalog({}))
+  with pytest.raises(blocks.DocsError, match="random weights"):
+    blocks.BLOCKS["cpu-recipe-base"](ROOT)
