@@ -3,7 +3,9 @@ its rate; the default one's golden bitstream and image hashes, the demo,
 the listing, and choosing a model by target rate.
 
 If the model, the bitstream format or the numerics of encoding or decoding
-change, the hashes change: update them only on purpose.
+change, the hashes change: update them only on purpose, with
+`PYTHONPATH=tests python tests/paper/test_zoo.py`, which writes the golden
+file again from the default model and prints the hashes to paste below.
 """
 
 import hashlib
@@ -359,3 +361,19 @@ def test_compaction_measures_each_form_from_the_file_as_shipped(tmp_path):
   assert row["int8_rdft"]["psnr_change_db"] == 0
   assert row["int8_rdft"]["bpp_change_percent"] == 0
   assert row["int8"]["file_mib"] < row["int8_rdft"]["file_mib"]
+
+
+def write_golden_file():
+  """Writes GOLDEN_FILE from the default model; prints its three hashes."""
+  shipped = codec.load(zoo.DEFAULT)
+  data = shipped.compress(integer_image(*GOLDEN_INPUT))
+  with open(GOLDEN_FILE, "wb") as f:
+    f.write(data)
+  for name, content in (
+      ("BITSTREAM", data), ("LATENTS", _latents(shipped, data).tobytes()),
+      ("DECODED", shipped.decompress(data).tobytes())):
+    print(f"GOLDEN_{name}_SHA256 = (\n    \"{_sha256(content)}\")")
+
+
+if __name__ == "__main__":
+  write_golden_file()
