@@ -6,9 +6,9 @@
 
 "Beats" is measured on the validation set, where the zoo's figures were
 measured too: the new (bpp, PSNR) must lie above the curve through the
-shipped ladder of the same channels as it was before the promotion, PSNR interpolated linearly in
-log(bpp) (and extended along its end segments beyond them). Plain Python
-up to the shipping itself.
+shipped ladder of the same channels as it was before the promotion, PSNR
+interpolated linearly in log(bpp) (and extended along its end segments
+beyond them). Plain Python up to the shipping itself.
 """
 
 import math
