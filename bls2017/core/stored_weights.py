@@ -15,7 +15,11 @@
 In int8 files only the large arrays -- the kernels, scaled per (input,
 output) channel pair, and GDN's gamma, scaled per row -- are int8; biases,
 GDN's beta and the prior's parameters (under MIN_INT8_SIZE elements, or of
-another rank) stay float16.
+another rank) stay float16, and so do the kernels that read or write the
+image (IMAGE_CHANNELS or fewer channels on one side: g_a's first layer,
+g_s's last). Those are a small share of the bytes but, at high rates, most
+of what int8 costs in PSNR: rounding g_a's first kernel moves every latent
+(`python -m bls2017.zoo.compaction` measures each format's cost).
 
 In "int8" files kernels are stored as their kh x kw taps rather than as
 the RDFT coefficients the layers train (`tfc.RDFTParameter`): 25 values per
@@ -43,6 +47,9 @@ FORMATS = ("float16", "float32", "int8", "int8_rdft")
 # cost more than int8 saves, and they are the sensitive ones (biases, beta,
 # the prior).
 MIN_INT8_SIZE = 4096
+# Kernels with this many channels or fewer on one side face the image
+# (RGB or gray): they stay float16 in an int8 file.
+IMAGE_CHANNELS = 3
 
 
 def _scale_shape(array):
@@ -50,6 +57,8 @@ def _scale_shape(array):
   if array.size < MIN_INT8_SIZE:
     return None
   if array.ndim == 4:  # [in, out, kh, kw // 2 + 1] (RDFT): per channel pair.
+    if min(array.shape[:2]) <= IMAGE_CHANNELS:
+      return None
     return array.shape[:2] + (1, 1)
   if array.ndim == 2:  # GDN gamma [C, C]: per row.
     return (array.shape[0], 1)
@@ -66,9 +75,9 @@ def encode(weights, dtype, kernels=None):
   if dtype not in FORMATS:
     raise ValueError(f"Unknown weight format {dtype!r} (known: {FORMATS}).")
   weights = [np.asarray(w, np.float32) for w in weights]
-  # Small kernels stay as they are, float16, like every small array.
+  # Small kernels, and those facing the image, stay as they are: float16.
   kernels = {real: pair for real, pair in (kernels or {}).items()
-             if weights[real].size >= MIN_INT8_SIZE} if dtype == "int8" else {}
+             if _scale_shape(weights[real])} if dtype == "int8" else {}
   quantized = dtype in ("int8", "int8_rdft")
   stored = {}
   for real, (imag, width) in kernels.items():

@@ -26,6 +26,17 @@ def test_int8_error_is_half_a_step_per_channel_pair():
   np.testing.assert_array_equal(decoded_bias, bias.astype(np.float16))
 
 
+def test_int8_keeps_the_kernels_that_face_the_image_float16():
+  rng = np.random.default_rng(2)
+  for shape in ((3, 192, 9, 5), (192, 3, 9, 5), (1, 128, 9, 5)):
+    kernel = rng.normal(size=shape).astype(np.float32)
+    for dtype in ("int8", "int8_rdft"):
+      stored = stored_weights.encode([kernel], dtype)
+      assert stored["weight_0"].dtype == np.float16 and len(stored) == 1
+  inner = rng.normal(size=(4, 192, 5, 3)).astype(np.float32)
+  assert stored_weights.encode([inner], "int8")["weight_0"].dtype == np.int8
+
+
 def test_float16_is_the_format_the_zoo_has():
   weights = [np.linspace(-1, 1, 5000, dtype=np.float32).reshape(50, 100)]
   stored = stored_weights.encode(weights, "float16")
@@ -116,7 +127,13 @@ def test_an_int8_file_keeps_each_layers_kernel_and_a_machine_free_identity(
   model_file.save(source.model, path, dtype="int8")
   with np.load(path) as archive:
     spatial = [k for k in archive.files if k.startswith("spatial_scale_")]
-    assert len(spatial) == 6  # Every kernel of g_a and g_s, as taps.
+    # Every kernel of g_a and g_s as taps, but for the two that face the
+    # image (3 channels on one side), which stay float16 coefficients.
+    assert len(spatial) == 4
+    facing = [archive[k] for k in archive.files if k.startswith("weight_")
+              and archive[k].ndim == 4]
+    assert len(facing) == 4 and all(
+        a.dtype == np.float16 and 3 in a.shape[:2] for a in facing)
   loaded = model_file.load(path)
 
   def kernels(model):
