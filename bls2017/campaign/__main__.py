@@ -5,6 +5,8 @@
                                                     # MB added to the history
     python -m bls2017.campaign plot                 # the convergence figure
     python -m bls2017.campaign promote              # finished models -> zoo
+    python -m bls2017.campaign store_again NAME     # a finished model's file,
+                                                    # stored by today's rules
 
 `run` trains the models of campaign/plan.json whose parents are done, two
 at a time on two cores, each in a worker process of its own, until --hours
@@ -82,6 +84,13 @@ def parse_args(argv):
                  help="The folder the plan's validation folder is under.")
   p.add_argument("--dry_run", action="store_true",
                  help="Say what would be promoted, and why; ship nothing.")
+  p = sub.add_parser(
+      "store_again", help="Write finished models' final files again from "
+      "their checkpoints, stored as the storage rules now say, and "
+      "validate them again (for models finished before a rule changed).")
+  _add_run_flags(p)
+  p.add_argument("names", nargs="+", metavar="NAME",
+                 help="Finished models of the plan.")
   p = sub.add_parser("plot", help="Validation figures against steps.")
   p.add_argument("--output", default=None,
                  help="PNG to write. Default: convergence.png beside the "
@@ -311,6 +320,14 @@ def compare(args):
   print(f"Wrote {args.output}")
 
 
+def store_again(args):
+  from bls2017.campaign import worker  # pylint: disable=import-outside-toplevel
+  plan = plan_lib.load(args.plan)
+  context = _context(args, plan, deadline=float("inf"))
+  for name in args.names:
+    worker.store_again(plan.model(name), context)
+
+
 def promote(args):
   from bls2017.campaign import promote as promote_lib  # pylint: disable=import-outside-toplevel
   plan = plan_lib.load(args.plan)
@@ -326,7 +343,8 @@ def promote(args):
 
 
 COMMANDS = {"run": run, "train_model": train_model, "status": status,
-            "plot": plot, "compare": compare, "promote": promote}
+            "plot": plot, "compare": compare, "promote": promote,
+            "store_again": store_again}
 
 
 def main(args):

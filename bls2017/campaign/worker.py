@@ -269,6 +269,33 @@ def run(plan_model, ctx, stop=None):
   return done
 
 
+def store_again(plan_model, ctx):
+  """Writes a finished model's final file again from its checkpoint, its
+  weights stored as the storage rules (`stored_weights`) now say, and
+  validates it again (both weights, and the better as float16: the final
+  validation record is replaced). Returns the better weights' name.
+
+  For a model finished before a rule changed: its snapshot is rounded
+  from the float weights, not from the weights stored before."""
+  state = os.path.join(ctx.state_dir, plan_model.name)
+  trainer = Trainer(plan_model, state)
+  path = ctx.snapshot_path(plan_model.name)
+  if not (trainer.restore_checkpoint() and _is_final(path)
+          and int(trainer.step.numpy()) == plan_model.steps):
+    raise FileNotFoundError(
+        f"{plan_model.name}: no finished model with its final checkpoint "
+        f"in {state}.")
+  valid = evaluation.image_paths(os.path.join(ctx.data_dir,
+                                              ctx.plan.data.valid))
+  best, _ = _milestone(trainer, ctx, state, valid, plan_model.steps, None)
+  metadata = model_file.load(path, BLS2017Model).metadata
+  metadata["campaign"]["weights"] = best
+  model_file.save(trainer.copy(best), path, dtype=plan_model.weights,
+                  metadata=metadata)
+  ctx.log(f"{plan_model.name}: stored again ({best} weights) in {path}")
+  return best
+
+
 class _LogWindow:
   """The mean training terms and seconds per step since the last report:
   logged, and recorded in the progress file."""

@@ -289,6 +289,24 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert figures[best]["loss"] == min(figures["raw"]["loss"],
                                         figures["ema"]["loss"])
     assert figures["bpp"] == figures[best]["bpp"] > 0
+  # Stored again from its checkpoint (as after a storage rule changed):
+  # the same weights, the final validation replaced, the record kept.
+  from bls2017.core import model_file
+  snapshot = tmp_path / "snapshots" / "base.npz"
+  metadata = model_file.load(str(snapshot)).metadata
+  snapshot.unlink()
+  with pytest.raises(FileNotFoundError, match="no finished model"):
+    worker.store_again(base, ctx)
+  model_file.save(model_file.load(str(straight / "base.npz")).model,
+                  str(snapshot), dtype=base.weights, metadata=metadata)
+  assert worker.store_again(base, ctx) == final["weights"]
+  again = progress.read(ctx.progress_path)["models"]["base"]
+  assert again["runs"] == entry["runs"] and again["hours"] == entry["hours"]
+  assert again["validation"][0] == entry["validation"][0]
+  assert again["validation"][-1]["bpp"] == pytest.approx(final["bpp"])
+  assert model_file.load(str(snapshot)).metadata == metadata
+  for a, b in zip(_weights(straight / "base.npz"), _weights(snapshot)):
+    np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.slow
