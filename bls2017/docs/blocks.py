@@ -54,11 +54,12 @@ def _minus(value, digits):
   return f"{'+' if value >= 0 else chr(0x2212)}{abs(value):.{digits}f}"
 
 
-def _fill(text):
+def _fill(text, indent=""):
   """A generated paragraph in lines of at most 76 characters; no word, path
-  or link is broken."""
-  return textwrap.fill(text, 76, break_long_words=False,
-                       break_on_hyphens=False)
+  or link is broken. indent: before every line but the first (a list
+  item's continuation)."""
+  return textwrap.fill(text, 76, subsequent_indent=indent,
+                       break_long_words=False, break_on_hyphens=False)
 
 
 def _range(values, digits, unit=""):
@@ -177,13 +178,12 @@ def _cpu_recipe_base(root):
   _require(len(base) == 1, f"one {zoo.DEFAULT} was trained from random "
            "weights by `bls2017 train`")
   training, figures = base[0]["training"], base[0]["validation"]
-  return textwrap.fill(
+  return _fill(
       "* Cosine decay from a higher learning rate (5e-4): the "
       f"{training['steps']:,}-step run ({training['wall_time_hours']:.2f} h) "
       f"that became the first `{zoo.DEFAULT}` ({figures['bpp']:.3f} bpp / "
       f"{figures['psnr']:.2f} dB on the validation set, "
-      "[zoo.md](zoo.md)).", 76, subsequent_indent="  ",
-      break_long_words=False, break_on_hyphens=False)
+      "[zoo.md](zoo.md)).", indent="  ")
 
 
 def _names(names):
